@@ -1,0 +1,30 @@
+"""Task functions called by the thin entry scripts (`train.py`, `evaluate.py`, `export.py`).
+
+Each task is a `run(cfg) -> dict` function in a module of this package. The entry scripts name it
+with the `task_fn` config key (a dotted path), and `dispatch` imports it lazily so that a task only
+pays for the libraries it uses.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from omegaconf import DictConfig
+
+
+def resolve_task(task_fn: str):
+    """Import and return the task function named by a dotted path `package.module.function`."""
+    module_name, _, attr = task_fn.rpartition(".")
+    if not module_name:
+        raise ValueError(f"task_fn must be a dotted path 'module.function', got {task_fn!r}")
+    module = importlib.import_module(module_name)
+    try:
+        return getattr(module, attr)
+    except AttributeError as err:
+        raise ValueError(f"task_fn {task_fn!r}: module {module_name!r} has no {attr!r}") from err
+
+
+def dispatch(cfg: DictConfig) -> dict[str, Any]:
+    """Run the task that `cfg.task_fn` names and return its metrics."""
+    return resolve_task(cfg.task_fn)(cfg)
