@@ -57,3 +57,26 @@ def real_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"VIDLAB_REAL_DATA={root} is not a directory")
     return path
+
+# A tiny but real configuration: 4-frame 32x32 clips, 2 factors (4 classes), a shallow X3D.
+TINY_RUN = [
+    "data.factors=[horizontal,scale]",
+    "data.num_classes=4",
+    "data.num_frames=4",
+    "data.crop_size=32",
+    "data.train_size=64",
+    "data.val_size=32",
+    "data.test_size=32",
+    "data.batch_size=8",
+    "model.net.depth_factor=0.5",
+    "model.net.width_factor=0.5",
+    "model.net.head_dim_out=32",
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+]
+
+
+@pytest.fixture
+def tiny_run() -> list[str]:
+    """Overrides for a seconds-long CPU training run (copy; tests may extend it)."""
+    return list(TINY_RUN)

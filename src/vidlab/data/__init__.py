@@ -1,0 +1,1 @@
+"""vidlab data: readers, samplers, transforms, datasets and datamodules."""

@@ -1,0 +1,1 @@
+"""Deployable artifacts (ONNX, ...) of trained networks, each checked for numerical parity."""

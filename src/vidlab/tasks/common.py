@@ -1,0 +1,120 @@
+"""Pieces shared by the train / evaluate / export tasks: building objects from the config,
+run-directory outputs, and the end-of-run report."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import hydra
+import lightning.pytorch as pl
+import torch
+from lightning.pytorch.utilities import rank_zero_only
+from omegaconf import DictConfig, OmegaConf
+
+from vidlab.evaluation.classification import ClassificationReport
+from vidlab.evaluation.classification.plots import save_confusion_png
+from vidlab.tasks.video_classification import CKPT_META_KEY, VideoClassifier, confusion_to_csv
+from vidlab.utils.runinfo import git_commit, package_versions
+
+log = logging.getLogger(__name__)
+
+
+def instantiate_group(group: DictConfig | None) -> list[Any]:
+    """Instantiate every entry of a dict-of-configs group (callbacks, loggers); None entries skip."""
+    if not group:
+        return []
+    objects = []
+    for name, node in group.items():
+        if node is None:
+            continue
+        if not isinstance(node, DictConfig) or "_target_" not in node:
+            raise ValueError(f"config entry {name!r} must be a node with a _target_, got {node!r}")
+        objects.append(hydra.utils.instantiate(node))
+    return objects
+
+
+def build_classifier(cfg: DictConfig) -> VideoClassifier:
+    """The LightningModule of `cfg.model`, with the optimizer and scheduler partials of the run."""
+    net = hydra.utils.instantiate(cfg.model.net)
+    optimizer = hydra.utils.instantiate(cfg.optimizer) if cfg.get("optimizer") else None
+    scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    return hydra.utils.instantiate(cfg.model, net=net, optimizer=optimizer, scheduler=scheduler,
+                                   _recursive_=False)
+
+
+def checkpoint_meta(cfg: DictConfig, datamodule: pl.LightningDataModule) -> dict[str, Any]:
+    """What a checkpoint must carry to be evaluated, exported and served on its own."""
+    data = cfg.data
+    return {
+        "config": OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False),
+        "class_names": list(datamodule.class_names),
+        "input": {
+            "num_frames": int(data.num_frames),
+            "crop_size": int(data.crop_size),
+            "mean": [float(m) for m in data.get("mean", (0.45, 0.45, 0.45))],
+            "std": [float(s) for s in data.get("std", (0.225, 0.225, 0.225))],
+            "frame_stride": int(data.get("frame_stride", 1)),
+        },
+    }
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a vidlab checkpoint with weights_only=True (no arbitrary pickles are executed)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    if CKPT_META_KEY not in ckpt or "state_dict" not in ckpt:
+        raise ValueError(
+            f"{path} is not a vidlab training checkpoint: expected keys 'state_dict' and "
+            f"{CKPT_META_KEY!r}, found {sorted(ckpt)}"
+        )
+    return ckpt
+
+
+def classifier_from_checkpoint(path: str | Path) -> tuple[VideoClassifier, dict[str, Any]]:
+    """Rebuild the trained module from a checkpoint alone (its stored config names the network)."""
+    ckpt = load_checkpoint(path)
+    meta = ckpt[CKPT_META_KEY]
+    model_cfg = OmegaConf.create(meta["config"]["model"])
+    net = hydra.utils.instantiate(model_cfg.net)
+    module = VideoClassifier(net, optimizer=None, num_classes=int(model_cfg.num_classes),
+                             fusion=str(model_cfg.get("fusion", "softmax")))
+    module.load_state_dict(ckpt["state_dict"])
+    module.checkpoint_meta = meta
+    return module.eval(), meta
+
+
+def run_metadata(cfg: DictConfig, datamodule: pl.LightningDataModule) -> dict[str, Any]:
+    report = datamodule.data_report() if hasattr(datamodule, "data_report") else {}
+    return {
+        "seed": cfg.get("seed"),
+        "data": report,
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
+
+
+@rank_zero_only
+def write_test_artifacts(report: ClassificationReport, class_names: list[str], out_dir: Path,
+                         prefix: str = "test") -> dict[str, str]:
+    """Confusion matrix as CSV and PNG, per-class accuracy as CSV; returns their paths."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    csv_path = out_dir / f"{prefix}_confusion.csv"
+    png_path = out_dir / f"{prefix}_confusion.png"
+    per_class_path = out_dir / f"{prefix}_per_class_accuracy.csv"
+    confusion_to_csv(report.confusion, class_names, csv_path)
+    save_confusion_png(report.confusion, class_names, png_path, title=f"{prefix} confusion")
+    with open(per_class_path, "w", encoding="utf-8") as f:
+        f.write("class,accuracy,videos\n")
+        for name, acc, n in zip(class_names, report.per_class_accuracy, report.confusion.sum(1)):
+            f.write(f"{name},{acc:.6f},{int(n)}\n")
+    return {"confusion_csv": str(csv_path), "confusion_png": str(png_path),
+            "per_class_csv": str(per_class_path)}
+
+
+def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """Tensors and numbers of a Lightning metrics dict as plain floats."""
+    return {k: float(v.item() if hasattr(v, "item") else v) for k, v in metrics.items()}

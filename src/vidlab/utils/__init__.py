@@ -1,0 +1,1 @@
+"""Small shared utilities: run metadata, reporting, file helpers."""

@@ -1,0 +1,99 @@
+"""ONNX export: parity with eager PyTorch on real clips, dynamic batch, and the failure path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+from torch import nn
+
+from vidlab.export import onnx as onnx_export
+from vidlab.export.verify import ParityError, check_onnx_parity
+from vidlab.models.x3d import create_x3d
+from vidlab.tasks import export, train
+
+
+def _tiny_x3d() -> nn.Module:
+    torch.manual_seed(0)
+    return create_x3d(num_classes=5, num_frames=4, crop_size=32, width_factor=0.5,
+                      depth_factor=0.5, head_dim_out=32).eval()
+
+
+def test_swish_is_swapped_for_silu():
+    from pytorchvideo.layers.swish import Swish
+
+    net = nn.Sequential(nn.Conv3d(3, 4, 1), Swish(), nn.Sequential(Swish()))
+    x = torch.randn(2, 3, 2, 4, 4)
+    expected = net(x)
+    onnx_export.make_exportable(net)
+    assert not any(isinstance(m, Swish) for m in net.modules())
+    assert torch.allclose(net(x), expected, atol=1e-6)
+
+
+def test_export_parity_and_dynamic_batch(tmp_path):
+    net = _tiny_x3d()
+    clips = torch.randn(6, 3, 4, 32, 32)
+    path = onnx_export.export_onnx(net, clips[:1], tmp_path / "m.onnx")
+    result = check_onnx_parity(path, net, clips, atol=1e-4)  # batch 6 through a batch-1 export
+    assert result.ok and result.num_samples == 6
+    assert result.max_abs_diff < 1e-4
+    assert result.top1_agreement == 1.0
+
+
+def test_parity_check_catches_a_perturbed_model(tmp_path):
+    net = _tiny_x3d()
+    clips = torch.randn(4, 3, 4, 32, 32)
+    path = onnx_export.export_onnx(net, clips[:1], tmp_path / "m.onnx")
+    with torch.no_grad():
+        net.blocks[-1].proj.bias.add_(1e-2)
+    result = check_onnx_parity(path, net, clips, atol=1e-4)
+    assert not result.ok
+    assert result.max_abs_diff == pytest.approx(1e-2, rel=1e-3)
+
+
+def _perturb_initializers(path: Path) -> None:
+    model = onnx.load(str(path))
+    for init in model.graph.initializer:
+        array = numpy_helper.to_array(init)
+        if array.dtype.kind == "f" and array.size > 1:
+            init.CopyFrom(numpy_helper.from_array(array * 1.5, init.name))
+            break
+    onnx.save(model, str(path))
+
+
+def test_export_task_end_to_end_and_rejection(make_cfg, tiny_run, monkeypatch):
+    train_cfg = make_cfg("train", tiny_run, name="train")
+    train.run(train_cfg)
+    best = Path(train_cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+    data = [o for o in tiny_run if o.startswith("data.")]
+
+    cfg = make_cfg("export", [*data, f"ckpt_path={best}"], name="export_ok")
+    metrics = export.run(cfg)
+    out = Path(cfg.paths.output_dir)
+    assert metrics["export/max_abs_diff"] <= 1e-4
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["input"]["shape"] == ["batch", 3, 4, 32, 32]
+    assert card["input"]["mean"] == [0.45, 0.45, 0.45]
+    assert card["class_names"][0] == "right-approach"
+    assert len(card["source_checkpoint"]["sha256"]) == 64
+    assert (out / "model.onnx").is_file()
+
+    real_export = onnx_export.export_onnx
+
+    def corrupting_export(*args, **kwargs):
+        path = real_export(*args, **kwargs)
+        _perturb_initializers(path)
+        return path
+
+    monkeypatch.setattr(onnx_export, "export_onnx", corrupting_export)
+    bad_cfg = make_cfg("export", [*data, f"ckpt_path={best}"], name="export_bad")
+    with pytest.raises(ParityError, match="parity failed"):
+        export.run(bad_cfg)
+    bad_out = Path(bad_cfg.paths.output_dir)
+    assert not (bad_out / "model.onnx").exists()
+    assert (bad_out / "model.onnx.rejected").exists()
+    assert not (bad_out / "model_card.json").exists()

@@ -1,0 +1,50 @@
+"""Training task: fast_dev_run, metrics.json contents, checkpoint format, seed reproducibility."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from vidlab.tasks import train
+from vidlab.tasks.video_classification import CKPT_META_KEY
+
+
+def test_fast_dev_run(make_cfg, tiny_run):
+    cfg = make_cfg("train", [*tiny_run, "debug=fdr"])
+    metrics = train.run(cfg)
+    assert 0.0 <= metrics["test/top1"] <= 1.0
+    assert metrics["test/num_videos"] == 8  # one batch of the test split
+    assert (Path(cfg.paths.output_dir) / "metrics.json").is_file()
+
+
+def test_run_writes_metrics_and_weights_only_checkpoints(make_cfg, tiny_run):
+    cfg = make_cfg("train", tiny_run)
+    metrics = train.run(cfg)
+    out = Path(cfg.paths.output_dir)
+    payload = json.loads((out / "metrics.json").read_text())
+    assert payload["seed"] == cfg.seed
+    assert payload["data"]["splits"]["train"]["videos"] == 64
+    assert payload["data"]["seed"] == cfg.data.seed
+    assert payload["versions"]["torch"].startswith("2.")
+    assert "git_commit" in payload
+    assert payload["metrics"]["test/top1"] == pytest.approx(metrics["test/top1"])
+    assert payload["metrics"]["test/num_videos"] == 32
+    for name in ("best.ckpt", "last.ckpt"):
+        ckpt = torch.load(out / "checkpoints" / name, map_location="cpu", weights_only=True)
+        assert ckpt[CKPT_META_KEY]["class_names"] == [
+            "right-approach", "left-approach", "right-recede", "left-recede"]
+        assert ckpt[CKPT_META_KEY]["input"]["num_frames"] == 4
+    assert (out / "test_confusion.csv").read_text().startswith("true\\pred,right-approach")
+    assert (out / "test_confusion.png").stat().st_size > 0
+    assert (out / "csv" / "metrics.csv").is_file()
+
+
+def test_same_seed_same_metrics(make_cfg, tiny_run):
+    first = train.run(make_cfg("train", [*tiny_run, "seed=7"], name="a"))
+    second = train.run(make_cfg("train", [*tiny_run, "seed=7"], name="b"))
+    assert first == second
+    third = train.run(make_cfg("train", [*tiny_run, "seed=8"], name="c"))
+    assert third["val/loss"] != first["val/loss"]
