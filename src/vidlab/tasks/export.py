@@ -33,6 +33,8 @@ def validation_clips(cfg: DictConfig, count: int) -> torch.Tensor:
     datamodule.setup("validate")
     clips = []
     for batch in datamodule.val_dataloader():
+        # Datamodules may finish batches after the device transfer (uint8 -> normalised float).
+        batch = datamodule.on_after_batch_transfer(batch, 0)
         clips.append(batch["video"])
         if sum(len(c) for c in clips) >= count:
             break

@@ -62,7 +62,10 @@ class VideoClassifier(pl.LightningModule):
 
     def _step(self, batch: dict[str, Any], split: str) -> tuple[torch.Tensor, torch.Tensor]:
         logits = self(batch["video"])
-        loss = F.cross_entropy(logits, batch["label"], label_smoothing=self.label_smoothing)
+        if "soft_label" in batch:  # mixup / cutmix targets (B, K)
+            loss = torch.sum(-batch["soft_label"] * F.log_softmax(logits, dim=1), dim=1).mean()
+        else:
+            loss = F.cross_entropy(logits, batch["label"], label_smoothing=self.label_smoothing)
         top1 = (logits.argmax(dim=1) == batch["label"]).float().mean()
         batch_size = batch["label"].shape[0]
         on_step = split == "train"
@@ -77,6 +80,8 @@ class VideoClassifier(pl.LightningModule):
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        if batch["label"].numel() == 0:  # every view of the batch came from undecodable videos
+            return
         _, logits = self._step(batch, "val")
         if logits.shape[1] >= 5:
             top5 = (logits.topk(5, dim=1).indices == batch["label"][:, None]).any(dim=1).float()
@@ -87,6 +92,8 @@ class VideoClassifier(pl.LightningModule):
         self.test_report = None
 
     def test_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        if batch["label"].numel() == 0:
+            return
         logits = self(batch["video"])
         self._test_outputs.append({
             "video_index": batch["video_index"].detach(),
@@ -96,6 +103,8 @@ class VideoClassifier(pl.LightningModule):
         })
 
     def on_test_epoch_end(self) -> None:
+        if not self._test_outputs:
+            raise RuntimeError("the test split produced no decodable clip to score")
         local = {k: torch.cat([o[k] for o in self._test_outputs]) for k in self._test_outputs[0]}
         self._test_outputs.clear()
         if self.trainer.world_size > 1:

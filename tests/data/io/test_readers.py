@@ -1,0 +1,145 @@
+"""Video readers: decord, the PyAV fallback, broken files, variable frame rate, probing.
+
+PyAV decodes run in the spawned `spawn_pool` process (see tests/data/conftest.py); decord
+decodes run here.
+"""
+
+from __future__ import annotations
+
+import pickle
+import struct
+
+import numpy as np
+import pytest
+
+from vidlab.data.io import VideoDecodeError, read_frames, reduced_size, stored_frame_size
+from vidlab.data.io.probe import probe_many
+
+DECORD_READABLE = [
+    "h264.mp4",
+    "h264_audio.mp4",
+    "mpeg4.avi",
+    "mpeg4_audio.avi",
+    "vp9.webm",
+    "h264.mkv",
+    "vfr.mp4",
+]
+WANTED = [0, 5, 3, 23, 23, 11]  # unsorted, repeated, last frame
+
+
+@pytest.mark.parametrize("name", DECORD_READABLE)
+def test_decord_returns_the_requested_frames(video_library, name, facts):
+    clip = read_frames(video_library[name], WANTED, backend="decord")
+    assert clip.frames.shape == (len(WANTED), facts.height, facts.width, 3)
+    assert clip.frames.dtype == np.uint8
+    assert facts.frame_ids(clip.frames) == WANTED
+    assert clip.info.backend == "decord"
+    assert clip.info.num_frames == facts.num_frames
+    if name != "vfr.mp4":
+        assert clip.info.fps == pytest.approx(facts.fps)
+
+
+@pytest.mark.parametrize("name", DECORD_READABLE)
+def test_pyav_agrees_with_decord(video_library, spawn_pool, name, facts):
+    by_decord = read_frames(video_library[name], WANTED, backend="decord")
+    by_pyav = spawn_pool.submit(read_frames, video_library[name], WANTED, backend="pyav").result()
+    assert by_pyav.info.backend == "pyav"
+    assert by_pyav.info.num_frames == by_decord.info.num_frames
+    assert facts.frame_ids(by_pyav.frames) == WANTED
+    difference = np.abs(by_pyav.frames.astype(int) - by_decord.frames.astype(int)).mean()
+    assert difference < 2.0  # same stream, colour conversion rounding only
+
+
+def test_av1_falls_back_to_pyav(video_library, spawn_pool, facts):
+    with pytest.raises(VideoDecodeError, match="decord"):
+        read_frames(video_library["av1.mp4"], [0], backend="decord")
+    clip = spawn_pool.submit(read_frames, video_library["av1.mp4"], WANTED).result()
+    assert clip.info.backend == "pyav"
+    assert clip.fallback_reason is not None and clip.fallback_reason.startswith("decord:")
+    assert facts.frame_ids(clip.frames) == WANTED
+
+
+def avi_header_frames(path) -> int:
+    """dwTotalFrames of the AVI main header (RIFF 'AVI ' LIST 'hdrl' 'avih', offset 48)."""
+    data = path.read_bytes()[:52]
+    assert data[:4] == b"RIFF" and data[8:12] == b"AVI " and data[24:28] == b"avih"
+    return struct.unpack("<I", data[48:52])[0]
+
+
+def test_truncated_avi_is_read_to_its_real_end(video_library, spawn_pool, facts):
+    path = video_library["truncated.avi"]
+    assert avi_header_frames(path) == facts.num_frames  # the header still claims every frame
+    by_decord = read_frames(path, [0], backend="decord")
+    real = by_decord.info.num_frames
+    assert 0 < real < facts.num_frames
+    by_pyav = spawn_pool.submit(read_frames, path, [0, real - 1], backend="pyav").result()
+    assert by_pyav.info.num_frames == real
+    assert facts.frame_ids(by_pyav.frames) == [0, real - 1]
+    assert facts.frame_ids(read_frames(path, [real - 1], backend="decord").frames) == [real - 1]
+    with pytest.raises(IndexError, match=f"outside \\[0, {real}\\)"):
+        read_frames(path, [real], backend="decord")
+
+
+@pytest.mark.parametrize("name", ["truncated.mp4", "empty.mp4"])
+def test_unreadable_files_raise_with_every_backend_reason(video_library, spawn_pool, name):
+    job = spawn_pool.submit(read_frames, video_library[name], [0])
+    with pytest.raises(VideoDecodeError) as caught:
+        job.result()
+    assert caught.value.path == video_library[name]
+    assert "decord:" in caught.value.reason and "pyav:" in caught.value.reason
+
+
+def test_decode_error_survives_pickling(tmp_path):
+    error = VideoDecodeError(tmp_path / "x.mp4", "decord", "bad header")
+    copy = pickle.loads(pickle.dumps(error))
+    assert (copy.path, copy.backend, copy.reason, str(copy)) == (
+        error.path, error.backend, error.reason, str(error))  # fmt: skip
+
+
+def test_variable_frame_rate_timestamps(video_library, spawn_pool, facts):
+    by_decord = read_frames(video_library["vfr.mp4"], [0], backend="decord")
+    by_pyav = spawn_pool.submit(read_frames, video_library["vfr.mp4"], [0], backend="pyav").result()
+    for info in (by_decord.info, by_pyav.info):
+        assert info.is_vfr
+        np.testing.assert_allclose(info.frame_times, facts.vfr_times, atol=1e-3)
+    constant = read_frames(video_library["h264.mp4"], [0], backend="decord").info
+    assert not constant.is_vfr
+    assert constant.duration_s == pytest.approx(facts.num_frames / facts.fps, abs=1e-3)
+
+
+def test_reduced_resolution_decoding(video_library, facts):
+    clip = read_frames(video_library["h264.mp4"], [2, 7], backend="decord", size=(24, 32))
+    assert clip.frames.shape == (2, 24, 32, 3)
+    assert facts.frame_ids(clip.frames) == [2, 7]  # flat red level survives scaling
+
+
+def test_reduced_size_keeps_aspect_and_never_upscales():
+    assert reduced_size(256, 340, 224) == (224, 298)
+    assert reduced_size(720, 1280, 256) == (256, 456)
+    assert reduced_size(1280, 720, 256) == (456, 256)
+    assert reduced_size(240, 320, 256) is None
+    assert reduced_size(240, 320, None) is None
+
+
+def test_stored_frame_size_reads_the_header(video_library, spawn_pool, facts):
+    assert spawn_pool.submit(stored_frame_size, video_library["h264.mp4"]).result() == (
+        facts.height, facts.width)  # fmt: skip
+    with pytest.raises(VideoDecodeError, match="header"):
+        spawn_pool.submit(stored_frame_size, video_library["empty.mp4"]).result()
+
+
+def test_probe_many_reports_each_file(video_library, facts):
+    names = ["h264.mp4", "av1.mp4", "vfr.mp4", "truncated.mp4", "empty.mp4"]
+    results = probe_many([video_library[n] for n in names], workers=2)
+    by_name = dict(zip(names, results, strict=True))
+    assert [r.path for r in results] == [str(video_library[n]) for n in names]
+    good = by_name["h264.mp4"]
+    assert (good.ok, good.backend, good.num_frames, good.height, good.width) == (
+        True, "decord", facts.num_frames, facts.height, facts.width)  # fmt: skip
+    assert good.fps == pytest.approx(facts.fps) and good.duration_s == pytest.approx(
+        facts.num_frames / facts.fps
+    )
+    assert by_name["av1.mp4"].ok and by_name["av1.mp4"].backend == "pyav"
+    assert by_name["vfr.mp4"].vfr and not good.vfr
+    for bad in ("truncated.mp4", "empty.mp4"):
+        assert not by_name[bad].ok and by_name[bad].backend is None and by_name[bad].error
