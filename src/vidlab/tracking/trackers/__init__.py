@@ -1,0 +1,1 @@
+"""Tracker implementations; see :func:`vidlab.tracking.create_tracker` for the names."""

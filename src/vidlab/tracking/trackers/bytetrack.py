@@ -1,0 +1,304 @@
+"""ByteTrack: associate every detection box, high and low score alike.
+
+Zhang et al., "ByteTrack: Multi-Object Tracking by Associating Every Detection Box", ECCV 2022,
+https://arxiv.org/abs/2110.06864. Defaults are the paper's MOT17 settings (high/low thresholds
+0.5/0.1, new tracks from 0.6, IoU match cost 0.8, second stage 0.5, unconfirmed 0.7, 30-frame
+buffer at 30 fps, score fusion on).
+
+Differences from the reference code, on purpose: ids are given when a track is confirmed (so ids
+are contiguous), and a detection scoring exactly ``track_thresh`` counts as high (the reference
+drops it from both stages). Everything else follows the reference, including that one-frame-old
+tentative tracks are not Kalman-predicted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from vidlab.tracking.association import iou_xyxy, linear_assignment
+from vidlab.tracking.encoders import AppearanceEncoder
+from vidlab.tracking.kalman import DecoupledKalmanFilter, KalmanFilter, XYAHKalmanFilter
+from vidlab.tracking.trackers.base import LAST_COL, STATE_COL, TSU_COL, BaseTracker
+from vidlab.tracking.types import Detections, Tracks, TrackState
+
+#: The frame rate ``track_buffer`` is expressed at (the reference scales it by frame_rate / 30).
+REFERENCE_FRAME_RATE = 30.0
+
+_TRACKED, _LOST, _TENTATIVE, _REMOVED = (
+    int(TrackState.TRACKED),
+    int(TrackState.LOST),
+    int(TrackState.TENTATIVE),
+    int(TrackState.REMOVED),
+)
+
+#: Integer columns set on a match: state, time since update, last frame.
+_MATCH_COLUMNS = np.array([STATE_COL, TSU_COL, LAST_COL])
+
+
+@dataclass
+class MatchBatch:
+    """Matches collected over the association stages of one frame, applied in one Kalman update.
+
+    ``rows`` index the track table and ``dets`` the frame's detections; ``with_embedding`` marks
+    the stages whose detections update the tracks' appearance; ``confirming`` holds the rows of
+    tentative tracks matched this frame (they get ids).
+    """
+
+    rows: list[np.ndarray] = field(default_factory=list)
+    dets: list[np.ndarray] = field(default_factory=list)
+    with_embedding: list[bool] = field(default_factory=list)
+    confirming: np.ndarray | None = None
+
+    def add(self, rows: np.ndarray, dets: np.ndarray, with_embedding: bool) -> None:
+        if rows.size:
+            self.rows.append(rows)
+            self.dets.append(dets)
+            self.with_embedding.append(with_embedding)
+
+
+class ByteTrack(BaseTracker):
+    """ByteTrack with every threshold a named argument.
+
+    Args:
+        track_thresh: detections scoring at least this are "high" (first association).
+        low_thresh: detections scoring above this and below ``track_thresh`` are "low" (second).
+        new_track_thresh: unmatched high detections at least this confident start tracks.
+        match_thresh: first-stage gate on the (score-fused) ``1 - IoU`` cost.
+        second_match_thresh: second-stage gate on ``1 - IoU`` (low detections, tracked tracks).
+        unconfirmed_match_thresh: gate for matching one-frame-old tentative tracks.
+        track_buffer: frames a lost track is kept, at ``REFERENCE_FRAME_RATE`` fps.
+        frame_rate: the sequence's frame rate; scales ``track_buffer``.
+        fuse_score: multiply IoU similarity by detection score in the first/unconfirmed stages.
+        duplicate_iou_dist: a tracked and a lost track closer than this ``1 - IoU`` are
+            duplicates; the younger one is dropped.
+        kalman: the motion model (default: the paper's XYAH filter, in its decoupled form).
+        encoder: optional appearance encoder (unused by ByteTrack itself; kept for subclasses).
+    """
+
+    name = "bytetrack"
+    #: Kalman state entries zeroed for lost tracks before predicting (ByteTrack: height velocity).
+    lost_velocity_dims: slice = slice(7, 8)
+
+    def __init__(
+        self,
+        *,
+        track_thresh: float = 0.5,
+        low_thresh: float = 0.1,
+        new_track_thresh: float = 0.6,
+        match_thresh: float = 0.8,
+        second_match_thresh: float = 0.5,
+        unconfirmed_match_thresh: float = 0.7,
+        track_buffer: int = 30,
+        frame_rate: float = REFERENCE_FRAME_RATE,
+        fuse_score: bool = True,
+        duplicate_iou_dist: float = 0.15,
+        kalman: KalmanFilter | None = None,
+        encoder: AppearanceEncoder | None = None,
+    ) -> None:
+        super().__init__(kalman or DecoupledKalmanFilter(XYAHKalmanFilter()), encoder)
+        if not 0 <= low_thresh <= track_thresh:
+            raise ValueError(
+                f"need 0 <= low_thresh <= track_thresh, got {low_thresh}, {track_thresh}"
+            )
+        self.track_thresh, self.low_thresh = track_thresh, low_thresh
+        self.new_track_thresh = new_track_thresh
+        self.match_thresh, self.second_match_thresh = match_thresh, second_match_thresh
+        self.unconfirmed_match_thresh = unconfirmed_match_thresh
+        self.track_buffer, self.frame_rate = track_buffer, frame_rate
+        self.max_time_lost = int(frame_rate / REFERENCE_FRAME_RATE * track_buffer)
+        self.fuse_score, self.duplicate_iou_dist = fuse_score, duplicate_iou_dist
+
+    @property
+    def max_lost_frames(self) -> int:
+        """Consecutive frames without detection a track survives before removal."""
+        return self.max_time_lost
+
+    # ------------------------------------------------------------------ orchestration
+    def _step(self, dets: Detections, frame: np.ndarray | None) -> Tracks:
+        high, low = self._split_by_score(dets)
+        emb = self._embeddings_for(dets, high, frame)
+        self._predict()
+        self._compensate_motion(frame)
+        iou = iou_xyxy(self.kf.to_xyxy(self._table.mean), dets.xyxy)  # (T, N), sliced per stage
+        matches = MatchBatch()
+        left_tracks, left_high = self._first_association(iou, dets, high, emb, matches)
+        self._second_association(iou, left_tracks, low, matches)
+        left_high = self._unconfirmed_association(iou, dets, left_high, emb, matches)
+        self._apply_matches(dets, emb, matches)
+        self._spawn(dets, emb, left_high)
+        self._age_out()
+        boxes = self.kf.to_xyxy(self._table.mean)  # post-update boxes, shared by the last steps
+        self._remove_duplicates(boxes)
+        rows = (self._table.state == _TRACKED).nonzero()[0]
+        tracks = self._report(rows, boxes[rows])
+        self._drop_removed()
+        return tracks
+
+    # ------------------------------------------------------------------ steps
+    def _split_by_score(self, dets: Detections) -> tuple[np.ndarray, np.ndarray]:
+        """Indices of the high (first stage) and low (second stage) detections."""
+        s = dets.score
+        high = s >= self.track_thresh
+        return high.nonzero()[0], ((s > self.low_thresh) & ~high).nonzero()[0]
+
+    def _embeddings_for(
+        self, dets: Detections, high: np.ndarray, frame: np.ndarray | None
+    ) -> np.ndarray | None:
+        """(N, D) embeddings of the frame's detections if appearance is used (not in ByteTrack)."""
+        return None
+
+    def _predict(self) -> None:
+        """Kalman-predict tracked and lost tracks (lost ones first lose their size velocity).
+
+        As in the reference, one-frame-old tentative tracks are not predicted (their velocity is
+        zero; only their covariance would grow).
+        """
+        t = self._table
+        if len(t) == 0:
+            return
+        state = t.state
+        t.mean[state == _LOST, self.lost_velocity_dims] = 0.0
+        pool = state != _TENTATIVE
+        if pool.all():
+            t.mean, t.cov = self.kf.predict(t.mean, t.cov)
+        elif pool.any():
+            t.mean[pool], t.cov[pool] = self.kf.predict(t.mean[pool], t.cov[pool])
+        t.ints[:, TSU_COL] += 1
+
+    def _compensate_motion(self, frame: np.ndarray | None) -> None:
+        """Camera-motion compensation (none in ByteTrack)."""
+
+    def _first_cost(
+        self,
+        rows: np.ndarray,
+        cols: np.ndarray,
+        iou: np.ndarray,
+        dets: Detections,
+        emb: np.ndarray | None,
+    ) -> np.ndarray:
+        """(len(rows), len(cols)) track/detection cost: score-fused ``1 - IoU``."""
+        sim = iou[rows][:, cols]
+        if self.fuse_score:
+            sim = sim * dets.score[cols]
+        return 1.0 - sim
+
+    def _first_association(
+        self,
+        iou: np.ndarray,
+        dets: Detections,
+        high: np.ndarray,
+        emb: np.ndarray | None,
+        matches: MatchBatch,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Tracked and lost tracks vs high detections; returns unmatched rows and detections."""
+        # Tracked or lost: removed rows are dropped at the end of every frame, so "not tentative".
+        pool = (self._table.state != _TENTATIVE).nonzero()[0]
+        a = linear_assignment(self._first_cost(pool, high, iou, dets, emb), self.match_thresh)
+        matches.add(pool[a.rows], high[a.cols], True)
+        return pool[a.unmatched_rows], high[a.unmatched_cols]
+
+    def _second_association(
+        self, iou: np.ndarray, left: np.ndarray, low: np.ndarray, matches: MatchBatch
+    ) -> None:
+        """Still-tracked unmatched tracks vs low detections by IoU; the rest become lost."""
+        t = self._table
+        rows = left[t.state[left] == _TRACKED]
+        if rows.size == 0:
+            return
+        if low.size == 0:
+            t.state[rows] = _LOST
+            return
+        a = linear_assignment(1.0 - iou[rows][:, low], self.second_match_thresh)
+        matches.add(rows[a.rows], low[a.cols], False)
+        t.state[rows[a.unmatched_rows]] = _LOST
+
+    def _unconfirmed_association(
+        self,
+        iou: np.ndarray,
+        dets: Detections,
+        left_high: np.ndarray,
+        emb: np.ndarray | None,
+        matches: MatchBatch,
+    ) -> np.ndarray:
+        """Tentative tracks vs the high detections left over; unmatched tentatives are removed."""
+        t = self._table
+        rows = (t.state == _TENTATIVE).nonzero()[0]
+        if rows.size == 0:
+            return left_high
+        if left_high.size == 0:
+            t.state[rows] = _REMOVED
+            return left_high
+        cost = self._first_cost(rows, left_high, iou, dets, emb)
+        a = linear_assignment(cost, self.unconfirmed_match_thresh)
+        matches.add(rows[a.rows], left_high[a.cols], True)
+        if a.rows.size:
+            matches.confirming = rows[a.rows]
+        t.state[rows[a.unmatched_rows]] = _REMOVED
+        return left_high[a.unmatched_cols]
+
+    def _apply_matches(self, dets: Detections, emb: np.ndarray | None, matches: MatchBatch) -> None:
+        """One batched Kalman update for every match of the frame; matched tracks become tracked."""
+        if not matches.rows:
+            return
+        t = self._table
+        rows = np.concatenate(matches.rows) if len(matches.rows) > 1 else matches.rows[0]
+        cols = np.concatenate(matches.dets) if len(matches.dets) > 1 else matches.dets[0]
+        xyxy = dets.xyxy[cols]
+        t.mean[rows], t.cov[rows] = self.kf.update(t.mean[rows], t.cov[rows], self.kf.measure(xyxy))
+        t.ints[rows[:, None], _MATCH_COLUMNS] = (_TRACKED, 0, self.frame_id)
+        t.score[rows] = dets.score[cols]
+        if emb is not None:
+            self._update_embeddings(emb, matches)
+        if matches.confirming is not None:
+            self._confirm(matches.confirming)
+
+    def _update_embeddings(self, emb: np.ndarray, matches: MatchBatch) -> None:
+        """Appearance state update of matched tracks (none in ByteTrack)."""
+
+    def _spawn(self, dets: Detections, emb: np.ndarray | None, left_high: np.ndarray) -> None:
+        """New tracks from confident unmatched detections; tentative except in the first frame."""
+        keep = left_high[dets.score[left_high] >= self.new_track_thresh]
+        if keep.size == 0:
+            return
+        first = self.frame_id == 1
+        new = self._new_rows(
+            dets.select(keep),
+            TrackState.TRACKED if first else TrackState.TENTATIVE,
+            None if emb is None else emb[keep],
+        )
+        start = len(self._table)
+        self._table.extend(new)
+        if first:
+            self._confirm(np.arange(start, len(self._table)))
+
+    def _age_out(self) -> None:
+        """Lost tracks unseen for more than ``max_time_lost`` frames are removed."""
+        t = self._table
+        old = (t.state == _LOST) & (self.frame_id - t.last_frame > self.max_time_lost)
+        t.state[old] = _REMOVED
+
+    def _remove_duplicates(self, boxes: np.ndarray) -> None:
+        """A tracked and a lost track covering the same object: keep the one tracked for longer.
+
+        Args:
+            boxes: (T, 4) current xyxy boxes of all tracks.
+        """
+        t = self._table
+        state = t.state
+        lost = (state == _LOST).nonzero()[0]
+        if lost.size == 0:
+            return
+        active = (state <= _TRACKED).nonzero()[0]  # TENTATIVE (0) or TRACKED (1)
+        if active.size == 0:
+            return
+        close = iou_xyxy(boxes[active], boxes[lost]) > 1.0 - self.duplicate_iou_dist
+        pa, pl = close.nonzero()
+        if pa.size == 0:
+            return
+        age = t.last_frame - t.start_frame
+        a_rows, l_rows = active[pa], lost[pl]
+        lost_younger = age[a_rows] > age[l_rows]
+        state[l_rows[lost_younger]] = _REMOVED
+        state[a_rows[~lost_younger]] = _REMOVED
