@@ -1,20 +1,8 @@
-"""Entry point: `python train.py [overrides]`. All logic lives in vidlab.tasks."""
+"""`python train.py [overrides]`: composes configs/train.yaml; the work is in vidlab.tasks."""
 
-from __future__ import annotations
+from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig
-
-from vidlab.tasks import dispatch
-
-
-@hydra.main(version_base="1.3", config_path="configs", config_name="train")
-def main(cfg: DictConfig) -> float | None:
-    """Run the configured task; return the sweep objective (if any) for Hydra sweepers."""
-    metrics = dispatch(cfg)
-    objective = cfg.get("optimized_metric")
-    return metrics.get(objective) if objective and metrics else None
-
+from vidlab.tasks import main
 
 if __name__ == "__main__":
-    main()
+    main("train", Path(__file__).parent / "configs")

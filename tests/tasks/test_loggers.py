@@ -18,7 +18,7 @@ LIMITS = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limi
         ("csv", "csv/metrics.csv"),
         ("tensorboard", "tensorboard"),
         ("wandb", "wandb"),
-        ("mlflow", "mlruns"),
+        ("mlflow", "mlflow.db"),
     ],
 )
 def test_logger_writes_locally(make_cfg, tiny_run, monkeypatch, logger, expected):

@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.mark.integration
 def test_optuna_multirun_tunes_on_val_and_reports_test(tmp_path):
     cmd = [
-        sys.executable, "evaluate.py", "-m", "task=track", "+hparams_search=tracker_optuna",
+        sys.executable, "evaluate.py", "-m", "task=track", "hparams_search=tracker_optuna",
         "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2",
         "data.synthetic.num_frames=40", "data.synthetic.initial_people=4",
         f"paths.root_dir={tmp_path}", f"hydra.sweep.dir={tmp_path / 'sweep'}",

@@ -8,6 +8,7 @@ pays for the libraries it uses.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
@@ -28,3 +29,18 @@ def resolve_task(task_fn: str):
 def dispatch(cfg: DictConfig) -> dict[str, Any]:
     """Run the task that `cfg.task_fn` names and return its metrics."""
     return resolve_task(cfg.task_fn)(cfg)
+
+
+def main(config_name: str, config_dir: str | Path) -> None:
+    """Body of the entry scripts: compose `<config_dir>/<config_name>.yaml` with Hydra (command-line
+    overrides, multirun, sweepers), run the task, and hand the sweep objective back to Hydra."""
+    import hydra
+
+    @hydra.main(version_base="1.3", config_path=str(Path(config_dir).resolve()),
+                config_name=config_name)
+    def _run(cfg: DictConfig) -> float | None:
+        metrics = dispatch(cfg)
+        objective = cfg.get("optimized_metric")
+        return metrics.get(objective) if objective and metrics else None
+
+    _run()

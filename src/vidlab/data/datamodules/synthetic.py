@@ -60,6 +60,8 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         seed: generation seed; recorded with results.
         num_distractors: maximum distractor shapes per clip.
         noise_std: per-pixel noise, 0..255 units.
+        wrap: toroidal frame (see `SyntheticActionSpec`).
+        nuisance_motion: non-class motions happen with random sense.
         batch_size: clips per batch.
         num_workers: DataLoader workers (0 is fastest here: clips are in memory already).
         cache_dir: where generated splits are cached (None: memory only).
@@ -70,15 +72,17 @@ class SyntheticActionDataModule(pl.LightningDataModule):
     def __init__(
         self,
         *,
-        factors: list[str] | tuple[str, ...] = ("horizontal", "rotation", "scale"),
+        factors: list[str] | tuple[str, ...] = ("horizontal", "vertical"),
         num_frames: int = 8,
         crop_size: int = 64,
-        train_size: int = 2400,
+        train_size: int = 2000,
         val_size: int = 400,
         test_size: int = 400,
         seed: int = 0,
         num_distractors: int = 2,
         noise_std: float = 4.0,
+        wrap: bool = False,
+        nuisance_motion: bool = True,
         batch_size: int = 16,
         num_workers: int = 0,
         cache_dir: str | Path | None = None,
@@ -93,6 +97,8 @@ class SyntheticActionDataModule(pl.LightningDataModule):
             size=crop_size,
             num_distractors=num_distractors,
             noise_std=noise_std,
+            wrap=wrap,
+            nuisance_motion=nuisance_motion,
             motion=MotionRanges(),
             seed=seed,
         )
@@ -136,6 +142,8 @@ class SyntheticActionDataModule(pl.LightningDataModule):
             "name": "synthetic_actions",
             "seed": self.spec.seed,
             "factors": list(self.spec.factors),
+            "wrap": self.spec.wrap,
+            "nuisance_motion": self.spec.nuisance_motion,
             "num_frames": self.spec.num_frames,
             "crop_size": self.spec.size,
             "num_classes": self.num_classes,
