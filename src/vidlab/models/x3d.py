@@ -90,25 +90,6 @@ class X3D(VideoBackbone):
         self.num_classes = num_classes
 
 
-def create_x3d(
-    *,
-    num_classes: int,
-    num_frames: int = 16,
-    crop_size: int = 160,
-    width_factor: float = 2.0,
-    depth_factor: float = 2.2,
-    bottleneck_factor: float = 2.25,
-    head_dim_out: int = 2048,
-    dropout_rate: float = 0.5,
-) -> X3D:
-    """Build an X3D (see `X3D` for the arguments). Named variants live in `vidlab.models.registry`."""
-    return X3D(
-        num_classes=num_classes,
-        num_frames=num_frames,
-        crop_size=crop_size,
-        width_factor=width_factor,
-        depth_factor=depth_factor,
-        bottleneck_factor=bottleneck_factor,
-        head_dim_out=head_dim_out,
-        dropout_rate=dropout_rate,
-    )
+# The builder that configs name (`vidlab.models.x3d.create_x3d`): the class's keyword-only,
+# typed arguments are the builder's arguments.
+create_x3d = X3D
