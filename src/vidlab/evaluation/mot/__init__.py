@@ -15,7 +15,7 @@ first call of `evaluate_folder` or `evaluate_tables`.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from vidlab.evaluation.mot.io import (
     MotFormatError,
@@ -26,9 +26,6 @@ from vidlab.evaluation.mot.io import (
     read_seqinfo,
     write_mot_txt,
 )
-
-if TYPE_CHECKING:  # pragma: no cover
-    pass
 
 __all__ = [
     "MotFormatError",

@@ -181,9 +181,9 @@ class BaseTracker(ABC):
         )
 
     @property
+    @abstractmethod
     def max_lost_frames(self) -> int:
         """Consecutive frames without a matched detection a track survives before removal."""
-        raise NotImplementedError
 
     # ----------------------------------------------------------------- for subclasses
     @abstractmethod
