@@ -109,7 +109,8 @@ def write_test_artifacts(report: ClassificationReport, class_names: list[str], o
     save_confusion_png(report.confusion, class_names, png_path, title=f"{prefix} confusion")
     with open(per_class_path, "w", encoding="utf-8") as f:
         f.write("class,accuracy,videos\n")
-        for name, acc, n in zip(class_names, report.per_class_accuracy, report.confusion.sum(1)):
+        rows = zip(class_names, report.per_class_accuracy, report.confusion.sum(1), strict=True)
+        for name, acc, n in rows:
             f.write(f"{name},{acc:.6f},{int(n)}\n")
     return {"confusion_csv": str(csv_path), "confusion_png": str(png_path),
             "per_class_csv": str(per_class_path)}

@@ -58,7 +58,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if trainer.is_global_zero and report is not None:
         payload["artifacts"] = write_test_artifacts(report, datamodule.class_names, out_dir)
         payload["per_class_accuracy"] = dict(zip(datamodule.class_names,
-                                                 report.per_class_accuracy.tolist()))
+                                                 report.per_class_accuracy.tolist(), strict=True))
         write_json(out_dir / "metrics.json", payload)
         print_metrics("Test results", metrics)
         log.info("Run directory: %s", out_dir)

@@ -140,5 +140,5 @@ def confusion_to_csv(confusion: np.ndarray, class_names: list[str], path) -> Non
     """Write a confusion matrix with a header row and a leading column of class names."""
     with open(path, "w", encoding="utf-8") as f:
         f.write("true\\pred," + ",".join(class_names) + "\n")
-        for name, row in zip(class_names, confusion):
+        for name, row in zip(class_names, confusion, strict=True):
             f.write(name + "," + ",".join(str(int(c)) for c in row) + "\n")

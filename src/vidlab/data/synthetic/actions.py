@@ -114,7 +114,8 @@ class SyntheticActionSpec:
         names = []
         for label in range(self.num_classes):
             signs = label_to_signs(label, len(self.factors))
-            parts = [_SIGN_NAMES[f][0 if s > 0 else 1] for f, s in zip(self.factors, signs)]
+            parts = [_SIGN_NAMES[f][0 if s > 0 else 1]
+                     for f, s in zip(self.factors, signs, strict=True)]
             names.append("-".join(parts))
         return names
 
@@ -219,7 +220,7 @@ def render_clip(spec: SyntheticActionSpec, label: int, rng: np.random.Generator)
     # Normalised time in [-0.5, 0.5]: the middle frame is the symmetry point of every trajectory.
     t = np.linspace(-0.5, 0.5, frames)
 
-    class_signs = dict(zip(spec.factors, label_to_signs(label, len(spec.factors))))
+    class_signs = dict(zip(spec.factors, label_to_signs(label, len(spec.factors)), strict=True))
     # Motions outside the class factors: random sense (nuisance), or absent (sign 0).
     signs = {f: class_signs.get(f, int(rng.choice([-1, 1])) if spec.nuisance_motion else 0)
              for f in FACTORS}
