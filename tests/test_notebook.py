@@ -14,12 +14,8 @@ NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "training_report.
 
 
 @pytest.mark.integration
-def test_training_report_notebook_runs(make_cfg, monkeypatch):
-    overrides = ["data.factors=[horizontal]", "data.num_classes=2", "data.num_frames=4",
-                 "data.crop_size=32", "data.train_size=32", "data.val_size=16", "data.test_size=16",
-                 "data.batch_size=8", "model.net.depth_factor=0.5", "model.net.width_factor=0.5",
-                 "model.net.head_dim_out=32", "trainer.max_epochs=2", "trainer.accelerator=cpu"]
-    cfg = make_cfg("train", overrides)
+def test_training_report_notebook_runs(make_cfg, tiny_run, monkeypatch):
+    cfg = make_cfg("train", tiny_run)
     train.run(cfg)
     monkeypatch.setenv("VIDLAB_RUN_DIR", str(cfg.paths.output_dir))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend shows figures
