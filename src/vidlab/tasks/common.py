@@ -45,10 +45,18 @@ def build_classifier(cfg: DictConfig) -> VideoClassifier:
 
 
 def checkpoint_meta(cfg: DictConfig, datamodule: pl.LightningDataModule) -> dict[str, Any]:
-    """What a checkpoint must carry to be evaluated, exported and served on its own."""
+    """What a checkpoint must carry to be evaluated, exported and served on its own.
+
+    A datamodule whose inputs are not clips (e.g. Re-ID images) describes them itself with an
+    ``input_spec()`` method returning a plain dict.
+    """
+    config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
+    if hasattr(datamodule, "input_spec"):
+        return {"config": config, "class_names": list(getattr(datamodule, "class_names", [])),
+                "input": datamodule.input_spec()}
     data = cfg.data
     return {
-        "config": OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False),
+        "config": config,
         "class_names": list(datamodule.class_names),
         "input": {
             "num_frames": int(data.num_frames),

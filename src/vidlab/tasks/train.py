@@ -61,7 +61,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("test", True):
         metrics.update(scalar_metrics(trainer.test(module, datamodule=datamodule, ckpt_path=best,
                                                    verbose=False)[0]))
-        if module.test_report is not None:
+        if getattr(module, "test_report", None) is not None:
             metrics["test/artifacts"] = write_test_artifacts(
                 module.test_report, datamodule.class_names, out_dir
             )
