@@ -21,7 +21,9 @@ GROUP_HOME = {
 SKIP_GROUPS = {"hydra", "local"}
 # Data configs of the tracking harness compose under evaluate.py with the task that uses them.
 TRACKING_DATA = {("data", "mot"): "task=mot_metrics", ("data", "synthetic_mot"): "task=track",
-                 ("hparams_search", "tracker_optuna"): "task=track"}
+                 ("hparams_search", "tracker_optuna"): "task=track",
+                 # Re-ID image datasets compose with the Re-ID evaluation task.
+                 **{("data", o): "task=reid" for o in ("synthetic_reid", "market1501", "mot17_reid")}}
 
 
 def _options() -> list[tuple[str, str]]:

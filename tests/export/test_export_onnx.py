@@ -14,7 +14,7 @@ from torch import nn
 from vidlab.export import onnx as onnx_export
 from vidlab.export.verify import ParityError, check_onnx_parity
 from vidlab.models.x3d import create_x3d
-from vidlab.tasks import export, train
+from vidlab.tasks import export
 
 
 def _tiny_x3d() -> nn.Module:
@@ -65,22 +65,20 @@ def _perturb_initializers(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def test_export_task_end_to_end_and_rejection(make_cfg, tiny_run, monkeypatch):
-    train_cfg = make_cfg("train", tiny_run, name="train")
-    train.run(train_cfg)
-    best = Path(train_cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
-    data = [o for o in tiny_run if o.startswith("data.")]
-
-    cfg = make_cfg("export", [*data, f"ckpt_path={best}"], name="export_ok")
+def test_export_task_end_to_end_and_rejection(make_cfg, tiny_checkpoint, monkeypatch):
+    ckpt, data = tiny_checkpoint()
+    cfg = make_cfg("export", [*data, f"ckpt_path={ckpt}", "export.num_parity_clips=16"],
+                   name="export_ok")
     metrics = export.run(cfg)
     out = Path(cfg.paths.output_dir)
-    assert metrics["export/max_abs_diff"] <= 1e-4
-    card = json.loads((out / "model_card.json").read_text())
+    assert metrics["export/onnx/max_abs_diff"] <= 1e-4
+    bundle = out / "bundles" / "onnx"
+    card = json.loads((bundle / "card.json").read_text())
     assert card["input"]["shape"] == ["batch", 3, 4, 32, 32]
     assert card["input"]["mean"] == [0.45, 0.45, 0.45]
     assert card["class_names"][0] == "right-approach"
-    assert len(card["source_checkpoint"]["sha256"]) == 64
-    assert (out / "model.onnx").is_file()
+    assert len(card["provenance"]["source_checkpoint"]["sha256"]) == 64
+    assert (bundle / "model.onnx").is_file()
 
     real_export = onnx_export.export_onnx
 
@@ -90,10 +88,14 @@ def test_export_task_end_to_end_and_rejection(make_cfg, tiny_run, monkeypatch):
         return path
 
     monkeypatch.setattr(onnx_export, "export_onnx", corrupting_export)
-    bad_cfg = make_cfg("export", [*data, f"ckpt_path={best}"], name="export_bad")
+    bad_cfg = make_cfg("export", [*data, f"ckpt_path={ckpt}", "export.num_parity_clips=16"],
+                       name="export_bad")
     with pytest.raises(ParityError, match="parity failed"):
         export.run(bad_cfg)
-    bad_out = Path(bad_cfg.paths.output_dir)
-    assert not (bad_out / "model.onnx").exists()
-    assert (bad_out / "model.onnx.rejected").exists()
-    assert not (bad_out / "model_card.json").exists()
+    bad_bundle = Path(bad_cfg.paths.output_dir) / "bundles" / "onnx"
+    assert not (bad_bundle / "model.onnx").exists()
+    assert (bad_bundle / "model.onnx.rejected").exists()
+    assert not (bad_bundle / "card.json").exists()
+    # The report is written before the failure is raised, and shows it.
+    report = (Path(bad_cfg.paths.output_dir) / "export_report.csv").read_text()
+    assert "onnx," in report and ",False," in report

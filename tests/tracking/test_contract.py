@@ -96,14 +96,15 @@ def test_two_instances_do_not_share_an_id_counter(make_tracker, th):
     assert sorted(interleaved_b[-1][:, 4].astype(int).tolist()) == [1, 2, 3, 4]
 
 
-def test_lost_then_removed_after_max_lost_frames(make_tracker, th):
+def test_lost_then_removed_after_max_lost_frames(tracker_name, make_tracker, th):
     tracker = make_tracker(short=True)
     boxes, ids = th.walkers(1, num_objects=1)[0]
     for _ in range(WARMUP):
         out = tracker.update(th.frame_dets(boxes, ids))
     assert out[:, 4].tolist() == [1.0]
     budget = tracker.max_lost_frames
-    assert budget == 4
+    # ByteTrack's reference keeps a lost track one frame past its buffer of 4.
+    assert budget == (5 if tracker_name == "bytetrack" else 4)
     for missed in range(1, budget + 1):
         tracker.update(np.zeros((0, 5)))
         snap = tracker.snapshot()

@@ -9,6 +9,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidlab.export.runtime import onnx_session
+
+__all__ = ["ParityError", "ParityResult", "check_onnx_parity", "compare_outputs", "onnx_session"]
+
 
 class ParityError(RuntimeError):
     """An exported artifact disagrees with the eager model beyond tolerance."""
@@ -18,39 +22,47 @@ class ParityError(RuntimeError):
 class ParityResult:
     """Outcome of a parity check.
 
+    Float artifacts must match the logits within `atol`; quantized ones (where
+    `min_top1_agreement` is set) must agree on the predicted class instead, since int8 logits
+    legitimately differ by far more than a float tolerance.
+
     Attributes:
         max_abs_diff: largest absolute difference of any output element.
         top1_agreement: fraction of samples whose argmax agrees.
-        atol: the tolerance on `max_abs_diff`.
+        atol: the tolerance on `max_abs_diff` (float artifacts).
         num_samples: inputs compared.
+        min_top1_agreement: the required `top1_agreement` (quantized artifacts), or None.
     """
 
     max_abs_diff: float
     top1_agreement: float
     atol: float
     num_samples: int
+    min_top1_agreement: float | None = None
 
     @property
     def ok(self) -> bool:
+        if self.min_top1_agreement is not None:
+            return self.top1_agreement >= self.min_top1_agreement
         return self.max_abs_diff <= self.atol
 
-    def as_dict(self) -> dict[str, float | int | bool]:
+    def describe(self) -> str:
+        """One line naming the failed (or passed) criterion and its figures."""
+        if self.min_top1_agreement is not None:
+            return (f"top-1 agreement {self.top1_agreement:.4f} (required >= "
+                    f"{self.min_top1_agreement:.4f}) on {self.num_samples} validation clips")
+        return (f"max |logit difference| {self.max_abs_diff:.3g} (allowed <= {self.atol:.3g}) "
+                f"on {self.num_samples} validation clips")
+
+    def as_dict(self) -> dict[str, float | int | bool | None]:
         return {"max_abs_diff": self.max_abs_diff, "top1_agreement": self.top1_agreement,
-                "atol": self.atol, "num_samples": self.num_samples, "ok": self.ok}
+                "atol": self.atol, "min_top1_agreement": self.min_top1_agreement,
+                "num_samples": self.num_samples, "ok": self.ok}
 
 
-def onnx_session(path: str | Path, threads: int | None = None):
-    """An onnxruntime CPU inference session for `path`."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
-def compare_outputs(reference: np.ndarray, candidate: np.ndarray, atol: float) -> ParityResult:
-    """Parity figures of two (N, K) output arrays."""
+def compare_outputs(reference: np.ndarray, candidate: np.ndarray, atol: float,
+                    min_top1_agreement: float | None = None) -> ParityResult:
+    """Parity figures of two (N, K) output arrays (eager `reference`, exported `candidate`)."""
     if reference.shape != candidate.shape:
         raise ParityError(f"output shapes differ: eager {reference.shape}, export {candidate.shape}")
     return ParityResult(
@@ -58,6 +70,7 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray, atol: float) -
         top1_agreement=float(np.mean(reference.argmax(1) == candidate.argmax(1))),
         atol=atol,
         num_samples=len(reference),
+        min_top1_agreement=min_top1_agreement,
     )
 
 

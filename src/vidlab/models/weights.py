@@ -10,8 +10,14 @@ Supported sources (nothing is downloaded; pass a file you have):
 - vidlab / Lightning checkpoints (``net.`` prefix).
 - timm ImageNet ViT state dicts, inflated into `TimeSformer` by `inflate_vit_into_timesformer`.
 
-Not supported yet: PySlowFast's own (non-pytorchvideo) key layout (``s1.pathway0_stem...``) and
-its Caffe2 ``.pkl`` files.
+- PySlowFast's own ``.pyth`` checkpoints (``{"model_state": ...}``, keys ``s1.pathway0_stem.*``,
+  ``s2.pathway0_res0.branch2.a.*``, ``s2_fuse.conv_f2s.*``, ``head.projection.*``), remapped onto
+  the pytorchvideo names by `remap_pyslowfast`: X3D and SlowFast (tested on X3D-XS and SlowFast
+  R50 built here; other PySlowFast heads, e.g. with ``lin_5_bn``, report those keys unexpected).
+  pytorchvideo's X3D has no BatchNorm on the first stage's shortcut, so PySlowFast's
+  ``s2.pathway0_res0.branch1_bn.*`` stays unexpected (pytorchvideo's own X3D conversion drops it).
+
+Not supported: PySlowFast's Caffe2 ``.pkl`` files.
 
 `load_pretrained` checks shapes: a classifier of another size is dropped (fine-tuning), any other
 shape mismatch, or a checkpoint that covers too little of the model, is a wrong-architecture
@@ -56,6 +62,32 @@ MMACTION_BLOCK_RULES: tuple[tuple[str, str], ...] = (
 )
 MMACTION_LAYER = re.compile(r"^backbone\.layer(\d)\.(\d+)(\..*)$")
 MMACTION_HEAD = re.compile(r"^cls_head\.fc_cls\.(.*)$")
+
+# PySlowFast names -> pytorchvideo names. A PySlowFast key has several candidate names (X3D is
+# one pathway without `multipathway_blocks`, and its `norm_b` is a Sequential(BN, SE)); the one the
+# model has is used. Stage sK of PySlowFast is pytorchvideo block K - 1.
+PYSLOWFAST_STEM = re.compile(r"^s1\.pathway(\d)_stem\.(conv_xy|conv|bn)\.(.*)$")
+PYSLOWFAST_RES = re.compile(r"^s(\d)\.pathway(\d)_res(\d+)\.(.*)$")
+PYSLOWFAST_FUSE = re.compile(r"^s(\d)_fuse\.(conv_f2s|bn)\.(.*)$")
+PYSLOWFAST_HEAD = re.compile(r"^head\.(projection|conv_5|conv_5_bn|lin_5)\.(.*)$")
+PYSLOWFAST_BLOCK_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("branch1.", ("branch1_conv.",)),
+    ("branch1_bn.", ("branch1_norm.",)),
+    ("branch2.a.", ("branch2.conv_a.",)),
+    ("branch2.a_bn.", ("branch2.norm_a.",)),
+    ("branch2.b.", ("branch2.conv_b.",)),
+    ("branch2.b_bn.", ("branch2.norm_b.0.", "branch2.norm_b.")),
+    ("branch2.se.fc1.", ("branch2.norm_b.1.block.0.",)),
+    ("branch2.se.fc2.", ("branch2.norm_b.1.block.2.",)),
+    ("branch2.c.", ("branch2.conv_c.",)),
+    ("branch2.c_bn.", ("branch2.norm_c.",)),
+)
+# X3D's stem: PySlowFast's spatial `conv_xy` / depthwise temporal `conv` sit in pytorchvideo's
+# Conv2plus1d as `conv_t` / `conv_xy` (pytorchvideo's naming is swapped; the shapes decide).
+PYSLOWFAST_STEM_PARTS = {"conv_xy": ("conv.conv_t.",), "conv": ("conv.conv_xy.", "conv."),
+                         "bn": ("norm.",)}
+PYSLOWFAST_HEAD_PARTS = {"projection": "proj.", "conv_5": "pool.pre_conv.",
+                         "conv_5_bn": "pool.pre_norm.", "lin_5": "pool.post_conv."}
 
 
 @dataclass(frozen=True)
@@ -165,6 +197,57 @@ def remap_mmaction2_resnet3d(state: dict[str, torch.Tensor],
     return out
 
 
+def is_pyslowfast(state: dict[str, torch.Tensor]) -> bool:
+    """PySlowFast's native layout (``s1.pathway0_stem.*``)."""
+    return any(k.startswith("s1.pathway0_stem.") for k in state)
+
+
+def _pyslowfast_candidates(name: str, head_block: int) -> list[str]:
+    """pytorchvideo names a PySlowFast key may have, most specific first."""
+    if match := PYSLOWFAST_STEM.match(name):
+        pathway, part, rest = match.groups()
+        return [prefix + tail + rest
+                for prefix in ("blocks.0.", f"blocks.0.multipathway_blocks.{pathway}.")
+                for tail in PYSLOWFAST_STEM_PARTS[part]]
+    if match := PYSLOWFAST_RES.match(name):
+        stage, pathway, index, rest = match.groups()
+        block = int(stage) - 1
+        for theirs, ours in PYSLOWFAST_BLOCK_PARTS:
+            if rest.startswith(theirs):
+                tail = rest[len(theirs):]
+                return [f"{prefix}res_blocks.{index}.{part}{tail}"
+                        for part in ours
+                        for prefix in (f"blocks.{block}.",
+                                       f"blocks.{block}.multipathway_blocks.{pathway}.")]
+        return []
+    if match := PYSLOWFAST_FUSE.match(name):
+        stage, part, rest = match.groups()
+        ours = "conv_fast_to_slow." if part == "conv_f2s" else "norm."
+        return [f"blocks.{int(stage) - 1}.multipathway_fusion.{ours}{rest}"]
+    if match := PYSLOWFAST_HEAD.match(name):
+        part, rest = match.groups()
+        return [f"blocks.{head_block}.{PYSLOWFAST_HEAD_PARTS[part]}{rest}"]
+    return []
+
+
+def remap_pyslowfast(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """PySlowFast X3D / SlowFast names -> the pytorchvideo names of `model`.
+
+    Keys with no counterpart in the model keep their PySlowFast name (they are then reported as
+    unexpected by `load_state_dict_checked`).
+    """
+    model_state = model.state_dict()
+    head_block = len(getattr(model, "blocks", [])) - 1
+    out = {}
+    for name, value in state.items():
+        candidates = _pyslowfast_candidates(name, head_block)
+        fitting = [c for c in candidates if c in model_state
+                   and model_state[c].shape == value.shape]
+        present = [c for c in candidates if c in model_state]
+        out[(fitting or present or [name])[0]] = value
+    return out
+
+
 def _split_matches(model_state: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
                    source: str) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Checkpoint tensors that fit the model, and classifier keys dropped for their shape."""
@@ -236,8 +319,9 @@ def _log_report(report: LoadReport, source: str) -> None:
 def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     """Load a local checkpoint of any supported format into `model` (see the module docstring).
 
-    The format is detected from the keys: mmaction2 ResNet3d names are remapped, everything else
-    is expected in our (pytorchvideo / torchvision / timm-style) names after unwrapping.
+    The format is detected from the keys: mmaction2 ResNet3d and PySlowFast (``s1.pathway0_stem``)
+    names are remapped, everything else is expected in our (pytorchvideo / torchvision /
+    timm-style) names after unwrapping.
     """
     path = Path(path)
     ckpt = read_checkpoint(path)
@@ -246,6 +330,8 @@ def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     state = extract_state_dict(ckpt)
     if is_mmaction2_resnet3d(state):
         state = remap_mmaction2_resnet3d(state, model)
+    elif is_pyslowfast(state):
+        state = remap_pyslowfast(state, model)
     return load_state_dict_checked(model, state, source=str(path))
 
 

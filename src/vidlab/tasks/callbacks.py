@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import lightning.pytorch as pl
+import torch
+from torch import nn
 
 log = logging.getLogger(__name__)
 
@@ -55,3 +58,258 @@ class IntervalCheckpoint(pl.Callback):
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._save(trainer)
+
+
+class EMA(pl.Callback):
+    """Exponential moving average of the module's weights (Polyak averaging).
+
+    After every optimizer step, ``ema = decay * ema + (1 - decay) * weights`` over every floating
+    point entry of the module's state dict (parameters and BatchNorm statistics; integer buffers are
+    copied). With `warmup`, the decay starts small, ``min(decay, (1 + n) / (10 + n))`` after n
+    updates, so early averages are not dominated by the random initialisation.
+
+    Options:
+        eval_with_ema: validation (during fit, and of the in-memory model) and test run with the
+            EMA weights; the live weights are put back afterwards, so training continues on them.
+        checkpoint_ema: checkpoints store the EMA weights as ``state_dict`` (so `evaluate.py`,
+            export and ``ckpt_path=best`` use them) and the live weights in this callback's state
+            (``callbacks -> EMA -> live_state_dict``) for resuming. Otherwise ``state_dict`` holds
+            the live weights and the EMA weights are in the callback state (``ema_state_dict``).
+            Either way the checkpoint holds only tensors and numbers (``weights_only=True`` loads).
+
+    Args:
+        decay: averaging factor per update (e.g. 0.9998 for ~5000-step horizons).
+        warmup: use the ``(1 + n) / (10 + n)`` ramp.
+        every_n_steps: update interval in optimizer steps.
+        eval_with_ema: see above.
+        checkpoint_ema: see above.
+    """
+
+    def __init__(self, decay: float = 0.9998, warmup: bool = True, every_n_steps: int = 1,
+                 eval_with_ema: bool = True, checkpoint_ema: bool = True) -> None:
+        super().__init__()
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"EMA decay must be in [0, 1), got {decay}")
+        if every_n_steps < 1:
+            raise ValueError(f"EMA every_n_steps must be >= 1, got {every_n_steps}")
+        self.decay = decay
+        self.warmup = warmup
+        self.every_n_steps = every_n_steps
+        self.eval_with_ema = eval_with_ema
+        self.checkpoint_ema = checkpoint_ema
+        self.ema_state: dict[str, torch.Tensor] = {}
+        self.num_updates = 0
+        self._last_step = -1
+        self._backup: dict[str, torch.Tensor] | None = None
+        self._restored_from_checkpoint = False
+
+    def current_decay(self) -> float:
+        """Decay used by the next update."""
+        if not self.warmup:
+            return self.decay
+        return min(self.decay, (1.0 + self.num_updates) / (10.0 + self.num_updates))
+
+    def _init_state(self, pl_module: pl.LightningModule) -> None:
+        self.ema_state = {k: v.detach().clone() for k, v in pl_module.state_dict().items()}
+
+    def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if not self.ema_state:
+            self._init_state(pl_module)
+        device = pl_module.device
+        self.ema_state = {k: v.to(device) for k, v in self.ema_state.items()}
+        self._last_step = trainer.global_step
+
+    @torch.no_grad()
+    def update(self, pl_module: pl.LightningModule) -> None:
+        """One averaging step towards the module's current weights."""
+        decay = self.current_decay()
+        live = pl_module.state_dict()
+        floats_ema, floats_live = [], []
+        for name, ema in self.ema_state.items():
+            value = live[name].detach()
+            if ema.is_floating_point():
+                floats_ema.append(ema)
+                floats_live.append(value.to(ema.dtype))
+            else:
+                ema.copy_(value)
+        if floats_ema:
+            torch._foreach_lerp_(floats_ema, floats_live, 1.0 - decay)
+        self.num_updates += 1
+
+    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           outputs: Any, batch: Any, batch_idx: int) -> None:
+        step = trainer.global_step
+        if step == self._last_step:  # no optimizer step (gradient accumulation)
+            return
+        self._last_step = step
+        if step % self.every_n_steps == 0:
+            self.update(pl_module)
+
+    # Swapping weights for evaluation -------------------------------------------------------
+    def _should_swap(self, trainer: pl.Trainer) -> bool:
+        if not self.eval_with_ema or not self.ema_state or trainer.sanity_checking:
+            return False
+        if trainer.state.fn == "fit" or trainer.ckpt_path is None:
+            return True  # the module holds live weights
+        # A checkpoint was loaded: its state_dict is already the EMA when checkpoint_ema.
+        return not self.checkpoint_ema and self._restored_from_checkpoint
+
+    @torch.no_grad()
+    def _swap_in(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if self._backup is not None or not self._should_swap(trainer):
+            return
+        state = pl_module.state_dict()
+        self._backup = {k: v.detach().clone() for k, v in state.items()}
+        for name, value in state.items():
+            value.copy_(self.ema_state[name])
+
+    @torch.no_grad()
+    def _swap_out(self, pl_module: pl.LightningModule) -> None:
+        if self._backup is None:
+            return
+        for name, value in pl_module.state_dict().items():
+            value.copy_(self._backup[name])
+        self._backup = None
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._swap_in(trainer, pl_module)
+
+    def on_validation_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._swap_out(pl_module)
+
+    def on_test_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._swap_in(trainer, pl_module)
+
+    def on_test_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._swap_out(pl_module)
+
+    # Checkpoints ---------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"num_updates": self.num_updates, "decay": self.decay,
+                "ema_state_dict": {k: v.detach().cpu() for k, v in self.ema_state.items()}}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.num_updates = int(state_dict["num_updates"])
+        self.ema_state = dict(state_dict["ema_state_dict"])
+        self._restored_from_checkpoint = True
+
+    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        if not self.checkpoint_ema or not self.ema_state:
+            return
+        live = checkpoint["state_dict"]
+        checkpoint["state_dict"] = {k: v.detach().cpu().clone() for k, v in self.ema_state.items()}
+        own = checkpoint.get("callbacks", {}).get(self.state_key)
+        if own is not None:  # full checkpoint: keep the live weights for resuming
+            own["live_state_dict"] = live
+
+    @torch.no_grad()
+    def on_load_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
+                           checkpoint: dict[str, Any]) -> None:
+        own = checkpoint.get("callbacks", {}).get(self.state_key, {})
+        if trainer.state.fn == "fit" and "live_state_dict" in own:
+            # Resuming: train on from the live weights, not the EMA stored as state_dict.
+            pl_module.load_state_dict(own["live_state_dict"])
+
+
+class PreciseBN(pl.Callback):
+    """Recompute BatchNorm population statistics before each validation during fit.
+
+    The running averages BatchNorm keeps during training lag behind the weights (they mix
+    statistics of older models, weighted by `momentum`). Precise BN (Wu & Johnson, "Rethinking
+    'Batch' in BatchNorm", 2021, Sec. 3; PySlowFast's ``BN.USE_PRECISE_STATS``) freezes the
+    weights and forwards `num_batches` training batches in train mode, and sets each BatchNorm's
+    ``running_mean`` / ``running_var`` to the exact mean and unbiased variance of all inputs it saw
+    (aggregated as E[x] and E[x^2] over batches, summed across ranks under DDP). BatchNorm layers
+    kept in eval mode (e.g. by `freeze_batchnorm_stats`) are left alone.
+
+    Args:
+        num_batches: training batches to forward (PySlowFast default: 200).
+        every_n_epochs: run before the validation of every n-th epoch.
+        input_key: key of the network input in the batch dict.
+    """
+
+    def __init__(self, num_batches: int = 200, every_n_epochs: int = 1,
+                 input_key: str = "video") -> None:
+        super().__init__()
+        if num_batches < 1 or every_n_epochs < 1:
+            raise ValueError(f"PreciseBN needs num_batches >= 1 and every_n_epochs >= 1, got "
+                             f"{num_batches} and {every_n_epochs}")
+        self.num_batches = num_batches
+        self.every_n_epochs = every_n_epochs
+        self.input_key = input_key
+
+    def on_validation_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        if trainer.state.fn != "fit" or trainer.sanity_checking:
+            return
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
+            return
+        loader = trainer.train_dataloader
+        if loader is None:
+            return
+        batches = (trainer.strategy.batch_to_device(b)[self.input_key] for b in loader)
+        count = update_bn_stats(pl_module, batches, self.num_batches,
+                                reduce_sum=lambda t: trainer.strategy.reduce(t, reduce_op="sum"))
+        log.info("precise BN: statistics of %d BatchNorm layers recomputed", count)
+
+
+def _bn_input_hook(sums: dict[nn.Module, list[torch.Tensor]]):
+    def hook(module: nn.Module, args: tuple[torch.Tensor, ...]) -> None:
+        x = args[0].detach().float()
+        dims = [0, *range(2, x.ndim)]  # all but the channel dim
+        n = x.numel() // x.shape[1]
+        acc = sums[module]
+        acc[0] += n
+        acc[1] += x.sum(dim=dims, dtype=torch.float64)
+        acc[2] += x.square().sum(dim=dims, dtype=torch.float64)
+    return hook
+
+
+@torch.no_grad()
+def update_bn_stats(model: nn.Module, inputs: Iterable[Any], num_batches: int,
+                    reduce_sum: Callable[[torch.Tensor], torch.Tensor] | None = None) -> int:
+    """Set the running statistics of `model`'s training-mode BatchNorms to population values.
+
+    Args:
+        model: the network (its BatchNorms forward in train mode, normalising by batch stats).
+        inputs: network inputs, e.g. (B, 3, T, H, W) clips; the first `num_batches` are used.
+        num_batches: batches to forward.
+        reduce_sum: sums a tensor across processes (None: single process).
+
+    Returns:
+        Number of BatchNorm layers updated.
+    """
+    was_training = model.training
+    model.train()
+    bns = [m for m in model.modules()
+           if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.training and m.track_running_stats]
+    sums: dict[nn.Module, list[Any]] = {}
+    handles, momenta = [], []
+    for bn in bns:
+        sums[bn] = [0, 0.0, 0.0]
+        handles.append(bn.register_forward_pre_hook(_bn_input_hook(sums)))
+        momenta.append(bn.momentum)
+        bn.momentum = 0.0  # the forward pass must not move the running averages
+    try:
+        for i, x in enumerate(inputs):
+            if i >= num_batches:
+                break
+            model(x)
+    finally:
+        for bn, handle, momentum in zip(bns, handles, momenta, strict=True):
+            handle.remove()
+            bn.momentum = momentum
+        model.train(was_training)
+    for bn in bns:
+        n, s, sq = sums[bn]
+        if not n:
+            continue
+        stats = torch.cat([torch.tensor([float(n)], dtype=s.dtype, device=s.device), s, sq])
+        if reduce_sum is not None:
+            stats = reduce_sum(stats)
+        n, s, sq = stats[0], stats[1:1 + bn.num_features], stats[1 + bn.num_features:]
+        mean = s / n
+        var = (sq / n - mean.square()).clamp_min(0.0) * n / (n - 1).clamp_min(1.0)
+        bn.running_mean.copy_(mean.to(bn.running_mean.dtype))
+        bn.running_var.copy_(var.to(bn.running_var.dtype))
+    return len(bns)

@@ -36,12 +36,73 @@ def instantiate_group(group: DictConfig | None) -> list[Any]:
 
 
 def build_classifier(cfg: DictConfig) -> VideoClassifier:
-    """The LightningModule of `cfg.model`, with the optimizer and scheduler partials of the run."""
+    """The LightningModule of `cfg.model`, with the optimizer and scheduler partials of the run.
+
+    Optional top-level keys (absent means off):
+
+    - ``finetune``: a node with ``pretrained`` (a local checkpoint for
+      `vidlab.models.weights.load_pretrained`; a classifier of another size is dropped, so the
+      model keeps its ``data.num_classes`` head), ``backbone_lr_mult`` (backbone learning rate
+      relative to ``optimizer.lr``), ``layer_decay`` (layer-wise decay for transformers),
+      ``freeze_bn_stats`` and ``freeze_bn_affine`` (BatchNorm in eval mode, optionally without
+      gradients to its scale and shift).
+    - ``recipe``: a published recipe's batch and learning rate (``base_lr`` at ``base_batch``,
+      ``num_gpus``, ``per_gpu_batch``): the optimizer's lr is scaled linearly to this run's total
+      batch (GPUs x clips per GPU x ``trainer.accumulate_grad_batches``).
+    - ``compile``: true wraps the network's forward in ``torch.compile`` (in place, so parameter
+      names and checkpoints are unchanged); a mapping passes its keys to ``torch.compile``
+      (e.g. ``{mode: max-autotune}`` or ``{backend: eager}``).
+    """
     net = hydra.utils.instantiate(cfg.model.net)
-    optimizer = hydra.utils.instantiate(cfg.optimizer) if cfg.get("optimizer") else None
+    optimizer = None
+    if cfg.get("optimizer"):
+        optimizer = hydra.utils.instantiate(cfg.optimizer, **recipe_lr(cfg))
     scheduler = hydra.utils.instantiate(cfg.scheduler) if cfg.get("scheduler") else None
+    finetune = cfg.get("finetune")
+    if finetune:
+        optimizer = apply_finetune(net, optimizer, finetune)
+    compile_opts = cfg.get("compile", False)
+    if compile_opts:
+        kwargs = {} if compile_opts is True else OmegaConf.to_container(compile_opts, resolve=True)
+        net.compile(**kwargs)
+        log.info("torch.compile enabled for %s (%s)", type(net).__name__, kwargs or "defaults")
     return hydra.utils.instantiate(cfg.model, net=net, optimizer=optimizer, scheduler=scheduler,
                                    _recursive_=False)
+
+
+def recipe_lr(cfg: DictConfig) -> dict[str, float]:
+    """``{"lr": ...}`` scaled by `vidlab.optim.linear_scaled_lr` for a recipe, else ``{}``."""
+    from vidlab.optim import linear_scaled_lr
+
+    recipe = cfg.get("recipe")
+    if not recipe or "base_lr" not in recipe:
+        return {}
+    accumulate = int(cfg.get("trainer", {}).get("accumulate_grad_batches", 1) or 1)
+    batch = int(recipe.num_gpus) * int(recipe.per_gpu_batch) * accumulate
+    lr = linear_scaled_lr(float(recipe.base_lr), int(recipe.base_batch), batch)
+    log.info("recipe: lr %.4g for a total batch of %d (published %.4g at %d)", lr, batch,
+             float(recipe.base_lr), int(recipe.base_batch))
+    return {"lr": lr}
+
+
+def apply_finetune(net: torch.nn.Module, optimizer: Any, finetune: DictConfig) -> Any:
+    """Load pretrained weights into `net`, freeze BatchNorm as asked, and wrap the optimizer
+    partial for per-group learning rates (see `build_classifier`). Returns the optimizer partial."""
+    from vidlab.models.layers.finetune import freeze_batchnorm_stats
+    from vidlab.models.weights import load_pretrained
+    from vidlab.optim import FinetuneOptimizer
+
+    if finetune.get("pretrained"):
+        load_pretrained(net, finetune.pretrained)
+    if finetune.get("freeze_bn_stats", False):
+        count = freeze_batchnorm_stats(net, freeze_affine=bool(finetune.get("freeze_bn_affine", False)))
+        log.info("fine-tuning: %d BatchNorm layers frozen", count)
+    lr_mult = float(finetune.get("backbone_lr_mult", 1.0))
+    layer_decay = finetune.get("layer_decay")
+    if optimizer is not None and (lr_mult != 1.0 or layer_decay is not None):
+        optimizer = FinetuneOptimizer(optimizer, net, backbone_lr_mult=lr_mult,
+                                      layer_decay=None if layer_decay is None else float(layer_decay))
+    return optimizer
 
 
 def checkpoint_meta(cfg: DictConfig, datamodule: pl.LightningDataModule) -> dict[str, Any]:

@@ -1,99 +1,189 @@
-"""`python export.py ckpt_path=<file.ckpt>`: ONNX of the bare network, parity-checked, with a card.
+"""`python export.py ckpt_path=<file.ckpt> [export=<format>|all]`: deployable, verified artifacts.
 
-Writes ``<run dir>/model.onnx`` and ``<run dir>/model_card.json``. Parity is checked with ONNX
-Runtime on real validation clips from the configured datamodule; if the largest absolute logit
-difference exceeds ``export.atol`` the artifact is renamed ``model.onnx.rejected`` (so nothing
-downstream mistakes it for a good model) and the command exits non-zero.
+For every requested format (``export.formats``; see `vidlab.export.formats.FORMATS`) this writes a
+bundle ``<run dir>/bundles/<format>/`` (model file(s) and ``card.json``) and checks the artifact
+against the eager model on real validation clips of the configured datamodule: fp32 formats must
+match the logits within ``export.atol``; int8 formats must agree on the top-1 class for at least
+``export.min_top1_agreement`` of the clips. Latency (batch 1 and 8), size, top-1 and parity of
+every format, with the eager PyTorch model as the baseline row, go to ``export_report.csv`` /
+``export_report.md`` and are printed. A failing artifact is renamed ``<file>.rejected`` (no card is
+written for it) and, after the report is written, the command raises `ParityError` (non-zero exit).
+
+Re-ID checkpoints (``"task": "reid"`` in their meta) are handed to `vidlab.tasks.reid_export`.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 from pathlib import Path
 from typing import Any
 
 import hydra
+import numpy as np
 import torch
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
+from torch import nn
 
-from vidlab.export import onnx as onnx_export
-from vidlab.export.verify import ParityError, check_onnx_parity
-from vidlab.tasks.common import classifier_from_checkpoint
-from vidlab.utils.reporting import print_metrics
-from vidlab.utils.runinfo import file_sha256, write_json
+from vidlab.export.bundle import make_card, write_card
+from vidlab.export.formats import ExportContext, ExportFormat, get_format, scratch_dir
+from vidlab.export.onnx import make_exportable
+from vidlab.export.report import ExportRow, LatencyOptions, files_size_mb, latencies, write_report
+from vidlab.export.runtime import Predictor, load_predictor, torch_predictor
+from vidlab.export.verify import ParityError, ParityResult, compare_outputs
+from vidlab.tasks.common import classifier_from_checkpoint, load_checkpoint
+from vidlab.tasks.video_classification import CKPT_META_KEY
+from vidlab.utils.runinfo import write_json
 
 log = logging.getLogger(__name__)
+
+BASELINE = "pytorch_fp32"
+PREDICT_BATCH = 8
+
+
+def datamodule_clips(cfg: DictConfig, split: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Up to `count` clips (N, C, T, H, W) and labels (N,) of `split` ("val" or "train")."""
+    datamodule = hydra.utils.instantiate(cfg.data)
+    datamodule.prepare_data()
+    datamodule.setup("fit" if split == "train" else "validate")
+    loader = datamodule.train_dataloader() if split == "train" else datamodule.val_dataloader()
+    clips, labels = [], []
+    for batch in loader:
+        # Datamodules may finish batches after the device transfer (uint8 -> normalised float).
+        batch = datamodule.on_after_batch_transfer(batch, 0)
+        clips.append(batch["video"])
+        labels.append(batch["label"])
+        if sum(len(c) for c in clips) >= count:
+            break
+    return torch.cat(clips)[:count], torch.cat(labels)[:count]
 
 
 def validation_clips(cfg: DictConfig, count: int) -> torch.Tensor:
     """Up to `count` real validation clips (N, C, T, H, W) from the configured datamodule."""
-    datamodule = hydra.utils.instantiate(cfg.data)
-    datamodule.prepare_data()
-    datamodule.setup("validate")
-    clips = []
-    for batch in datamodule.val_dataloader():
-        # Datamodules may finish batches after the device transfer (uint8 -> normalised float).
-        batch = datamodule.on_after_batch_transfer(batch, 0)
-        clips.append(batch["video"])
-        if sum(len(c) for c in clips) >= count:
-            break
-    return torch.cat(clips)[:count]
+    return datamodule_clips(cfg, "val", count)[0]
 
 
-def model_card(meta: dict[str, Any], ckpt_path: Path, parity: dict[str, Any],
-               artifact: Path) -> dict[str, Any]:
-    spec = meta["input"]
-    return {
-        "format": "onnx",
-        "file": artifact.name,
-        "input": {
-            "name": "video",
-            "shape": ["batch", 3, spec["num_frames"], spec["crop_size"], spec["crop_size"]],
-            "layout": "NCTHW",
-            "dtype": "float32",
-            "num_frames": spec["num_frames"],
-            "frame_stride": spec["frame_stride"],
-            "crop_size": spec["crop_size"],
-            "mean": spec["mean"],
-            "std": spec["std"],
-            "value_range": "RGB in [0, 1] before normalisation",
-        },
-        "output": {"name": "logits", "shape": ["batch", len(meta["class_names"])]},
-        "class_names": meta["class_names"],
-        "source_checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)},
-        "model": meta["config"]["model"]["net"],
-        "parity": parity,
-    }
+def load_network(ckpt_path: Path) -> tuple[nn.Module, dict[str, Any]]:
+    """The bare fp32 network of a classification checkpoint (eval mode) and its meta.
+
+    Extension point for compressed checkpoints: a structurally pruned network has fewer channels
+    than its config builds, so its state dict does not load into a freshly built net. Rebuilding
+    it belongs in `vidlab.tasks.common.classifier_from_checkpoint` (from whatever the pruning
+    callback records in the checkpoint meta); until then the load fails with the size mismatch.
+    """
+    module, meta = classifier_from_checkpoint(ckpt_path)
+    return make_exportable(module.net).eval(), meta
+
+
+def predict_all(predict: Predictor, clips: np.ndarray) -> np.ndarray:
+    """(N, K) logits of (N, C, T, H, W) clips, `PREDICT_BATCH` at a time."""
+    return np.concatenate([predict(clips[i:i + PREDICT_BATCH])
+                           for i in range(0, len(clips), PREDICT_BATCH)])
+
+
+def _requested(cfg: DictConfig) -> list[ExportFormat]:
+    """The formats to write; unavailable ones are skipped (logged) or raise, per the config."""
+    formats = []
+    for name in cfg.export.formats:
+        fmt = get_format(str(name))
+        reason = fmt.unavailable_reason()
+        if reason is None:
+            formats.append(fmt)
+        elif cfg.export.get("skip_unavailable", False):
+            log.warning("Skipping export format %s: %s", fmt.name, reason)
+        else:
+            raise RuntimeError(f"export format {fmt.name!r} is unavailable: {reason}")
+    return formats
+
+
+def _baseline_row(net: nn.Module, clips: np.ndarray, labels: np.ndarray, reference: np.ndarray,
+                  bench: LatencyOptions, threads: int) -> ExportRow:
+    buffer = io.BytesIO()
+    torch.save(net.state_dict(), buffer)
+    lat = latencies(torch_predictor(net), clips, bench)
+    return ExportRow(BASELINE, buffer.tell() / 2**20, lat[1], lat[8],
+                     float(np.mean(reference.argmax(1) == labels)), True, 0.0, 0.0, 1.0, threads, "")
+
+
+def _reject(files: list[Path]) -> None:
+    for path in files:
+        os.replace(path, path.with_name(path.name + ".rejected"))
+
+
+def _export_one(fmt: ExportFormat, ctx: ExportContext, data: dict[str, np.ndarray],
+                out_dir: Path, bench: LatencyOptions, threads: int) -> tuple[ExportRow, ParityResult,
+                                                                            list[Path]]:
+    """Write, verify and time one format; returns its report row, parity and files."""
+    folder = out_dir / "bundles" / fmt.name
+    files = fmt.write(ctx, folder)
+    predict = load_predictor(files[0], fmt.runtime, threads)
+    logits = predict_all(predict, data["clips"])
+    min_agreement = float(ctx.options["min_top1_agreement"]) if fmt.quantized else None
+    parity = compare_outputs(data["reference"], logits, float(ctx.options["atol"]), min_agreement)
+    lat = latencies(predict, data["clips"], bench)
+    top1 = float(np.mean(logits.argmax(1) == data["labels"]))
+    row = ExportRow(fmt.name, files_size_mb(files), lat[1], lat[8], top1, parity.ok,
+                    data["eager_top1"] - top1, parity.max_abs_diff, parity.top1_agreement,
+                    threads, str(files[0].relative_to(out_dir)))
+    log.info("%s: %s -> %s", fmt.name, parity.describe(), "ok" if parity.ok else "REJECTED")
+    return row, parity, files
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     if not cfg.get("ckpt_path"):
         raise ValueError("export needs a checkpoint: python export.py ckpt_path=<file.ckpt>")
     ckpt_path = Path(cfg.ckpt_path)
-    out_dir = Path(cfg.paths.output_dir)
-    module, meta = classifier_from_checkpoint(ckpt_path)
-    net = module.net.eval()
-    clips = validation_clips(cfg, int(cfg.export.num_parity_clips))
+    if load_checkpoint(ckpt_path)[CKPT_META_KEY].get("task") == "reid":
+        from vidlab.tasks import reid_export
 
-    artifact = onnx_export.export_onnx(net, clips[:1], out_dir / "model.onnx",
-                                       opset=int(cfg.export.opset))
-    result = check_onnx_parity(artifact, net, clips, atol=float(cfg.export.atol))
-    metrics = {"export/max_abs_diff": result.max_abs_diff,
-               "export/top1_agreement": result.top1_agreement,
-               "export/parity_clips": result.num_samples,
-               "export/size_mb": artifact.stat().st_size / 2**20}
-    print_metrics("ONNX export parity", metrics)
-    if not result.ok:
-        rejected = artifact.with_name(artifact.name + ".rejected")
-        os.replace(artifact, rejected)
-        write_json(out_dir / "metrics.json", {"task": "export", "metrics": metrics, "ok": False})
-        raise ParityError(
-            f"ONNX parity failed: max |logit difference| {result.max_abs_diff:.3g} > atol "
-            f"{result.atol:.3g} on {result.num_samples} validation clips; artifact moved to {rejected}"
-        )
-    write_json(out_dir / "model_card.json", model_card(meta, ckpt_path, result.as_dict(), artifact))
-    write_json(out_dir / "metrics.json", {"task": "export", "metrics": metrics, "ok": True,
-                                           "artifact": str(artifact)})
-    log.info("Exported %s (parity ok: max abs diff %.2e)", artifact, result.max_abs_diff)
+        return reid_export.run(cfg)
+    out_dir = Path(cfg.paths.output_dir)
+    options = OmegaConf.to_container(cfg.export, resolve=True)
+    threads = int(options.get("threads") or torch.get_num_threads())
+    torch.set_num_threads(threads)
+    bench = LatencyOptions(warmup=int(options["warmup_runs"]), runs=int(options["timed_runs"]))
+    formats = _requested(cfg)
+
+    net, meta = load_network(ckpt_path)
+    clips, labels = datamodule_clips(cfg, "val", int(options["num_parity_clips"]))
+    calibration = None
+    if any(f.quantized for f in formats) and int(options["num_calibration_clips"]) > 0:
+        calibration = datamodule_clips(cfg, "train", int(options["num_calibration_clips"]))[0]
+    reference = predict_all(torch_predictor(net), clips.numpy())
+    data = {"clips": clips.numpy(), "labels": labels.numpy(), "reference": reference,
+            "eager_top1": float(np.mean(reference.argmax(1) == labels.numpy()))}
+
+    rows = [_baseline_row(net, data["clips"], data["labels"], reference, bench, threads)]
+    failures = []
+    with scratch_dir() as work:
+        ctx = ExportContext(net, clips[:1], calibration, options, Path(work))
+        for fmt in formats:
+            row, parity, files = _export_one(fmt, ctx, data, out_dir, bench, threads)
+            rows.append(row)
+            if parity.ok:
+                write_card(files[0].parent, make_card(
+                    fmt=fmt.name, runtime=fmt.runtime, files=files, meta=meta, ckpt_path=ckpt_path,
+                    window_stride=options.get("window_stride"), parity=parity.as_dict(),
+                    extra=options.get(fmt.name)))
+            else:
+                _reject(files)
+                failures.append(f"{fmt.name}: {parity.describe()}; moved to "
+                                f"{files[0].name}.rejected")
+    write_report(rows, out_dir, threads=threads)
+    metrics = _metrics(rows)
+    write_json(out_dir / "metrics.json", {"task": "export", "metrics": metrics,
+                                           "ok": not failures, "failures": failures,
+                                           "threads": threads})
+    if failures:
+        raise ParityError("export parity failed for " + "; ".join(failures))
+    return metrics
+
+
+def _metrics(rows: list[ExportRow]) -> dict[str, float]:
+    """Flat ``export/<format>/<figure>`` metrics of the report rows."""
+    keys = ("size_mb", "latency_ms_b1", "latency_ms_b8", "top1", "top1_drop", "max_abs_diff",
+            "top1_agreement")
+    metrics = {f"export/{r.format}/{k}": float(getattr(r, k)) for r in rows for k in keys}
+    metrics.update({f"export/{r.format}/parity_ok": float(r.parity_ok) for r in rows})
     return metrics

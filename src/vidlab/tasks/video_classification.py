@@ -17,6 +17,13 @@ from vidlab.optim import param_groups
 
 log = logging.getLogger(__name__)
 
+# A training-loss hook: ``hook(batch, logits, loss, features) -> loss``. Compression callbacks
+# (distillation, ...) register them in `VideoClassifier.loss_hooks`; `features` is the backbone's
+# `forward_features` output when `VideoClassifier.capture_features` is set, else None.
+LossHook = Callable[
+    [dict[str, Any], torch.Tensor, torch.Tensor, "torch.Tensor | None"], torch.Tensor
+]
+
 # Key under which a checkpoint carries what is needed to rebuild and use its model without the
 # original command line: the resolved run config, class names and input spec (plain containers, so
 # the checkpoint still loads with torch.load(weights_only=True)).
@@ -33,6 +40,14 @@ class VideoClassifier(pl.LightningModule):
         num_classes: number of classes.
         label_smoothing: cross-entropy label smoothing.
         fusion: multi-view fusion at test time, "softmax" or "logits".
+
+    Attributes:
+        loss_hooks: callables that rewrite the training loss in turn (see `LossHook`); the logged
+            ``train/loss`` is the final one. Empty by default.
+        extra_param_groups: optimizer parameter groups owned by callbacks (e.g. a distillation
+            projection), appended to the network's groups when the optimizer is built.
+        capture_features: run ``net.forward_features`` and ``net.forward_head`` separately in
+            training steps so that loss hooks receive the features (same logits as ``net(x)``).
     """
 
     def __init__(
@@ -56,16 +71,28 @@ class VideoClassifier(pl.LightningModule):
         self.checkpoint_meta: dict[str, Any] = {}
         self._test_outputs: list[dict[str, torch.Tensor]] = []
         self.test_report: ClassificationReport | None = None
+        self.loss_hooks: list[LossHook] = []
+        self.extra_param_groups: list[dict[str, Any]] = []
+        self.capture_features = False
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.net(video)
 
     def _step(self, batch: dict[str, Any], split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self(batch["video"])
+        training = split == "train"
+        features = None
+        if training and self.capture_features:
+            features = self.net.forward_features(batch["video"])
+            logits = self.net.forward_head(features)
+        else:
+            logits = self(batch["video"])
         if "soft_label" in batch:  # mixup / cutmix targets (B, K)
             loss = torch.sum(-batch["soft_label"] * F.log_softmax(logits, dim=1), dim=1).mean()
         else:
             loss = F.cross_entropy(logits, batch["label"], label_smoothing=self.label_smoothing)
+        if training:
+            for hook in self.loss_hooks:
+                loss = hook(batch, logits, loss, features)
         top1 = (logits.argmax(dim=1) == batch["label"]).float().mean()
         batch_size = batch["label"].shape[0]
         on_step = split == "train"
@@ -122,7 +149,7 @@ class VideoClassifier(pl.LightningModule):
 
     def configure_optimizers(self) -> dict[str, Any]:
         skip = self.net.no_weight_decay() if hasattr(self.net, "no_weight_decay") else ()
-        optimizer = self.optimizer_factory(param_groups(self.net, skip))
+        optimizer = self.optimizer_factory(param_groups(self.net, skip) + self.extra_param_groups)
         if self.scheduler_factory is None:
             return {"optimizer": optimizer}
         total_steps = int(self.trainer.estimated_stepping_batches)

@@ -95,17 +95,15 @@ def linear_assignment(cost: np.ndarray, thresh: float) -> Assignment:
     # thresh / 2 each), so they are the optimal assignment and no solver is needed. Python sets
     # are cheaper than numpy reductions on these tiny arrays.
     if len(set(row_list)) < len(row_list) or len(set(col_list)) < len(col_list):
-        r_idx, c_idx = np.unique(rows), np.unique(cols)
-        sub = cost[r_idx[:, None], c_idx]
-        tr, nc = sub.shape
-        extended = np.full((tr + nc, tr + nc), thresh / 2.0)
-        extended[:tr, :nc] = np.minimum(sub, thresh)  # a pair at the gate is no better than none
-        extended[tr:, nc:] = 0.0
-        row_ind, col_ind = linear_sum_assignment(extended)
-        real = (row_ind < tr) & (col_ind < nc)
-        rows, cols = r_idx[row_ind[real]], c_idx[col_ind[real]]
-        keep = cost[rows, cols] < thresh
-        rows, cols = rows[keep], cols[keep]
+        r_idx = np.array(sorted(set(row_list)), dtype=np.int64)
+        c_idx = np.array(sorted(set(col_list)), dtype=np.int64)
+        # Costs clipped at the gate: a pair at the gate is no better than none. A full
+        # rectangular assignment on them has the same optimum as the one that may leave ends
+        # unmatched at thresh / 2 each (a forced pair at the gate costs exactly that much).
+        sub = np.minimum(cost[r_idx[:, None], c_idx], thresh)
+        row_ind, col_ind = linear_sum_assignment(sub)
+        keep = sub[row_ind, col_ind] < thresh
+        rows, cols = r_idx[row_ind[keep]], c_idx[col_ind[keep]]
         row_list, col_list = rows.tolist(), cols.tolist()
     return Assignment(rows, cols, _complement(row_list, t), _complement(col_list, n))
 
@@ -146,6 +144,8 @@ def _complement(taken: list[int], size: int) -> np.ndarray:
 
     Sizes are a few dozen at most: Python sets beat numpy's per-call overhead here.
     """
+    if not taken:
+        return np.arange(size)
     taken_set = set(taken)
     return np.array([i for i in range(size) if i not in taken_set], dtype=np.int64)
 

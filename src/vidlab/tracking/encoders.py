@@ -10,6 +10,10 @@ embeddings. Three implementations:
   and lower halves of the crop), good enough for the synthetic sequences whose sprites have
   identity-specific colours.
 
+:func:`encoder_from_weights` builds the first or the second from a trained vidlab Re-ID model: an
+exported ``.onnx`` (its preprocessing read from the file's metadata or its card) or a training
+``.ckpt`` (read from the checkpoint's meta); trackers take it as ``tracker.reid.weights=<file>``.
+
 :class:`EmbeddingCache` stores the embeddings of a whole sequence's detections on disk, keyed by the
 encoder's :attr:`~AppearanceEncoder.fingerprint` and the sequence, so re-running trackers is cheap.
 """
@@ -17,8 +21,10 @@ encoder's :attr:`~AppearanceEncoder.fingerprint` and the sequence, so re-running
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -188,6 +194,81 @@ class OnnxEncoder:
         return _finish(outs, len(batch))
 
 
+@dataclass(frozen=True)
+class ReIDSettings:
+    """``tracker.reid``: a trained Re-ID model as the tracker's appearance encoder.
+
+    Attributes:
+        weights: ``.onnx`` (exported) or ``.ckpt`` (vidlab Re-ID training checkpoint); None keeps
+            the tracker's ``encoder``.
+        batch_size: crops per forward pass.
+        device: torch device for a ``.ckpt`` model.
+    """
+
+    weights: str | None = None
+    batch_size: int = 64
+    device: str = "cpu"
+
+
+def encoder_from_weights(
+    weights: str | Path, *, batch_size: int = 64, device: str = "cpu"
+) -> TorchEncoder | OnnxEncoder:
+    """An encoder for a trained vidlab Re-ID model; input size, mean and std come with the model.
+
+    Args:
+        weights: ``.onnx`` written by ``export.py`` (preprocessing from its ``vidlab.input``
+            metadata, else from ``<stem>_card.json`` / ``model_card.json`` beside it) or a ``.ckpt``
+            written by ``train.py`` (preprocessing from the checkpoint's meta).
+        batch_size: crops per forward pass.
+        device: torch device (``.ckpt`` only).
+    """
+    path = Path(weights)
+    if not path.is_file():
+        raise FileNotFoundError(f"tracker.reid.weights={path}: no such file")
+    if path.suffix == ".onnx":
+        spec = _onnx_input_spec(path)
+        return OnnxEncoder(path, batch_size=batch_size, **spec)
+    if path.suffix == ".ckpt":
+        from vidlab.tasks.reid import reid_from_checkpoint
+
+        module, meta = reid_from_checkpoint(path)
+        return TorchEncoder(
+            module.net,
+            batch_size=batch_size,
+            device=device,
+            **_preprocessing(meta["input"], str(path)),
+        )
+    raise ValueError(f"tracker.reid.weights={path}: expected a .onnx or .ckpt file")
+
+
+def _preprocessing(spec: dict[str, Any], source: str) -> dict[str, Any]:
+    """``input_size``, ``mean`` and ``std`` keyword arguments from an input spec dict."""
+    missing = {"image_size", "mean", "std"} - set(spec)
+    if missing:
+        raise ValueError(f"{source}: input spec lacks {sorted(missing)}; found {sorted(spec)}")
+    height, width = (int(v) for v in spec["image_size"])
+    return {
+        "input_size": (height, width),
+        "mean": tuple(float(m) for m in spec["mean"]),
+        "std": tuple(float(s) for s in spec["std"]),
+    }
+
+
+def _onnx_input_spec(path: Path) -> dict[str, Any]:
+    from vidlab.export.reid import read_onnx_metadata
+
+    meta = read_onnx_metadata(path)
+    if "input" in meta:
+        return _preprocessing(meta["input"], f"{path} metadata")
+    for card in (path.with_name(f"{path.stem}_card.json"), path.with_name("model_card.json")):
+        if card.is_file():
+            return _preprocessing(json.loads(card.read_text())["input"], str(card))
+    raise ValueError(
+        f"{path} has no vidlab.input metadata and no card ({path.stem}_card.json or "
+        "model_card.json) beside it: its input size, mean and std are unknown"
+    )
+
+
 class ColorHistogramEncoder:
     """Weight-free appearance: HSV colour histograms of the upper and lower half of each crop.
 
@@ -268,6 +349,20 @@ class EmbeddingCache:
         )
         tmp.replace(path)
         return path
+
+
+def resolve_encoder(
+    encoder: AppearanceEncoder | None, reid: ReIDSettings | Mapping[str, Any] | None
+) -> AppearanceEncoder | None:
+    """The trackers' choice: a Re-ID model when ``reid.weights`` is set, else ``encoder``."""
+    if reid is None:
+        return encoder
+    settings = reid if isinstance(reid, ReIDSettings) else ReIDSettings(**dict(reid))
+    if not settings.weights:
+        return encoder
+    return encoder_from_weights(
+        settings.weights, batch_size=settings.batch_size, device=settings.device
+    )
 
 
 def _rows_key(frames: np.ndarray, boxes: np.ndarray) -> str:

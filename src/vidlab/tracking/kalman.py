@@ -302,6 +302,11 @@ class XYSRKalmanFilter(KalmanFilter):
         return mean
 
 
+# Rows of the compact (gain, covariance) pairs in P - K S K^T: (k_p p, k_p c, k_v c).
+_GAIN_ROWS = np.array([0, 0, 1])
+_COV_ROWS = np.array([0, 1, 1])
+
+
 class DecoupledKalmanFilter(KalmanFilter):
     """The same filter as ``model``, exploiting that its coordinates never interact.
 
@@ -389,12 +394,15 @@ class DecoupledKalmanFilter(KalmanFilter):
         s = cov[:, 0] + self.measurement_var(mean)  # (T, 4) innovation variances
         gain = cov[:, :2] / s[:, None]  # (T, 2, 4): position and velocity gains per coordinate
         innovation = measurement - mean[:, :MEAS_DIM]
-        new_mean = mean.copy()
-        new_mean[:, :MEAS_DIM] += gain[:, 0] * innovation
         v = self._num_velocities
-        new_mean[:, MEAS_DIM:] += gain[:, 1, :v] * innovation[:, :v]
+        if v == MEAS_DIM:  # state = 4 positions then 4 velocities: the gain rows, flattened
+            new_mean = mean + (gain * innovation[:, None, :]).reshape(mean.shape)
+        else:
+            new_mean = mean.copy()
+            new_mean[:, :MEAS_DIM] += gain[:, 0] * innovation
+            new_mean[:, MEAS_DIM:] += gain[:, 1, :v] * innovation[:, :v]
         # P - K S K^T per 2x2 block: (p, c, w) -= (k_p p, k_p c, k_v c)
-        new_cov = cov - gain[:, [0, 0, 1]] * cov[:, [0, 1, 1]]
+        new_cov = cov - gain.take(_GAIN_ROWS, axis=1) * cov.take(_COV_ROWS, axis=1)
         return new_mean, new_cov
 
     def gating_distance(

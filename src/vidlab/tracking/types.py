@@ -133,7 +133,12 @@ class Detections:
     def select(self, index: np.ndarray) -> Detections:
         """The detections picked by a boolean mask or an integer index array."""
         emb = None if self.embedding is None else self.embedding[index]
-        return Detections(self.xyxy[index], self.score[index], self.class_id[index], emb)
+        out = object.__new__(Detections)  # a subset of validated arrays needs no new checks
+        object.__setattr__(out, "xyxy", self.xyxy[index])
+        object.__setattr__(out, "score", self.score[index])
+        object.__setattr__(out, "class_id", self.class_id[index])
+        object.__setattr__(out, "embedding", emb)
+        return out
 
 
 @dataclass(frozen=True)
@@ -254,7 +259,10 @@ def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
     half = xyah[:, 2:4] * 0.5  # (a/2, h/2)
     half[:, 0] *= xyah[:, 3]  # w/2 = a * h / 2
     centre = xyah[:, :2]
-    return np.concatenate([centre - half, centre + half], axis=1)
+    out = np.empty((xyah.shape[0], 4))
+    np.subtract(centre, half, out=out[:, :2])
+    np.add(centre, half, out=out[:, 2:])
+    return out
 
 
 def xyxy_to_xywh(xyxy: np.ndarray) -> np.ndarray:

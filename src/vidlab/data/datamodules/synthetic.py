@@ -66,7 +66,7 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         num_workers: DataLoader workers (0 is fastest here: clips are in memory already).
         cache_dir: where generated splits are cached (None: memory only).
         mean / std: per-channel normalisation, in 0..1 intensity units.
-        num_classes: must equal ``2 ** len(factors)``; configs interpolate it into the model.
+        num_classes: must equal the number of classes the factors define; configs interpolate it into the model.
     """
 
     def __init__(
@@ -105,7 +105,7 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         if num_classes is not None and num_classes != self.spec.num_classes:
             raise ValueError(
                 f"num_classes={num_classes} but factors {list(factors)} define "
-                f"{self.spec.num_classes} classes (2 ** {len(self.spec.factors)})"
+                f"{self.spec.num_classes} classes"
             )
         self.sizes = {"train": train_size, "val": val_size, "test": test_size}
         self.batch_size = batch_size

@@ -28,6 +28,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -37,17 +40,26 @@ from tqdm.auto import tqdm
 log = logging.getLogger(__name__)
 
 FACTORS: tuple[str, ...] = ("horizontal", "vertical", "rotation", "scale")
-# Names of the positive / negative sign of each motion factor, used to build class names.
-_SIGN_NAMES: dict[str, tuple[str, str]] = {
+# The four-way translation factor: the actor moves along one axis, in one of four directions.
+DIRECTION = "direction"
+# Names of the values of each factor, used to build class names. A two-valued factor is the sign
+# (+1, -1) of one motion; `direction` is (axis, sign): right, left (x), down, up (y).
+_VALUE_NAMES: dict[str, tuple[str, ...]] = {
     "horizontal": ("right", "left"),
     "vertical": ("down", "up"),
     "rotation": ("clockwise", "counterclockwise"),
     "scale": ("approach", "recede"),
+    DIRECTION: ("right", "left", "down", "up"),
 }
+_TRANSLATIONS = ("horizontal", "vertical")
 SHAPES: tuple[str, ...] = ("rectangle", "triangle", "ell", "tee", "arrow")
+# Bumped whenever the same spec would render different clips (invalidates on-disk caches).
+GENERATOR_VERSION = 2
 SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 # Generating fewer clips than this is quick enough to need no progress bar.
 PROGRESS_MIN_CLIPS = 500
+# Clips rendered per task when generating in parallel.
+RENDER_CHUNK = 50
 
 
 @dataclass(frozen=True)
@@ -95,10 +107,15 @@ class SyntheticActionSpec:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        unknown = [f for f in self.factors if f not in FACTORS]
-        if unknown or not self.factors or len(set(self.factors)) != len(self.factors):
+        known = (*FACTORS, DIRECTION)
+        unknown = [f for f in self.factors if f not in known]
+        translation_twice = DIRECTION in self.factors and any(
+            f in _TRANSLATIONS for f in self.factors)
+        if (unknown or not self.factors or len(set(self.factors)) != len(self.factors)
+                or translation_twice):
             raise ValueError(
-                f"factors must be distinct names from {FACTORS}, got {list(self.factors)}"
+                f"factors must be distinct names from {known} (`direction` replaces `horizontal` "
+                f"and `vertical`), got {list(self.factors)}"
             )
         if self.num_frames < 2 or self.size < 16:
             raise ValueError(
@@ -107,26 +124,48 @@ class SyntheticActionSpec:
 
     @property
     def num_classes(self) -> int:
-        return 2 ** len(self.factors)
+        return int(np.prod([len(_VALUE_NAMES[f]) for f in self.factors]))
 
     def class_names(self) -> list[str]:
         """Human-readable class names, e.g. ``right-clockwise-approach``."""
-        names = []
-        for label in range(self.num_classes):
-            signs = label_to_signs(label, len(self.factors))
-            parts = [_SIGN_NAMES[f][0 if s > 0 else 1]
-                     for f, s in zip(self.factors, signs, strict=True)]
-            names.append("-".join(parts))
-        return names
+        return ["-".join(_VALUE_NAMES[f][v] for f, v in
+                         zip(self.factors, label_to_values(label, self.factors), strict=True))
+                for label in range(self.num_classes)]
 
     def cache_key(self, split: str, count: int) -> str:
-        payload = json.dumps({"spec": asdict(self), "split": split, "count": count}, sort_keys=True)
+        payload = json.dumps({"spec": asdict(self), "split": split, "count": count,
+                              "generator": GENERATOR_VERSION}, sort_keys=True)
         return hashlib.sha1(payload.encode()).hexdigest()[:16]
 
 
-def label_to_signs(label: int, num_factors: int) -> list[int]:
-    """Class index -> +1/-1 per factor (bit k of the label is factor k; a set bit means -1)."""
-    return [-1 if (label >> k) & 1 else 1 for k in range(num_factors)]
+def label_to_values(label: int, factors: tuple[str, ...]) -> list[int]:
+    """Class index -> the value index of every factor (mixed radix, first factor fastest).
+
+    A two-valued factor's value 0 is its positive sense and 1 the negative one; `direction`'s
+    values are right, left, down, up.
+    """
+    values = []
+    for factor in factors:
+        base = len(_VALUE_NAMES[factor])
+        values.append(label % base)
+        label //= base
+    return values
+
+
+def motion_signs(label: int, factors: tuple[str, ...]) -> dict[str, int]:
+    """The sense (+1 / -1) of every translation, rotation and scale motion a class fixes.
+
+    `direction` fixes both translations: the chosen axis moves with its sign, the other gets 0.
+    """
+    signs: dict[str, int] = {}
+    for factor, value in zip(factors, label_to_values(label, factors), strict=True):
+        sign = 1 if value % 2 == 0 else -1
+        if factor == DIRECTION:
+            axis = value // 2
+            signs.update({t: (sign if i == axis else 0) for i, t in enumerate(_TRANSLATIONS)})
+        else:
+            signs[factor] = sign
+    return signs
 
 
 def _shape_mask(shape: str, u: np.ndarray, v: np.ndarray) -> np.ndarray:
@@ -208,39 +247,58 @@ def _symmetric_track(mid: float, total_change: float, t: np.ndarray) -> np.ndarr
     return mid + total_change * t
 
 
+def actor_track(
+    spec: SyntheticActionSpec, label: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw the actor's motion for one clip of class `label` (the first draws of `rng`).
+
+    Returns:
+        centers (T, 2) as (x, y) in pixels, angles (T,) in radians, half_sizes (T,) in pixels.
+    """
+    size, frames, motion = spec.size, spec.num_frames, spec.motion
+    # Normalised time in [-0.5, 0.5]: the middle frame is the symmetry point of every trajectory.
+    t = np.linspace(-0.5, 0.5, frames)
+
+    class_signs = motion_signs(label, spec.factors)
+    # Motions outside the class factors: random sense (nuisance), or absent (sign 0).
+    signs = {f: class_signs.get(f, int(rng.choice([-1, 1])) if spec.nuisance_motion else 0)
+             for f in FACTORS}
+    axis_direction = DIRECTION in spec.factors
+
+    half_mid = rng.uniform(*motion.size) * size
+    zoom = signs["scale"] * rng.uniform(*motion.zoom)
+    half_sizes = half_mid * np.exp(zoom * t)
+    centers = np.empty((frames, 2))
+    for axis, factor in enumerate(_TRANSLATIONS):
+        extent = rng.uniform(*motion.speed) * size
+        travel = signs[factor] * extent
+        if spec.wrap:
+            mid = rng.uniform(0, size)
+        else:
+            # The actor stays inside the frame: its middle position is uniform over the room left.
+            room = max(size / 2 - half_sizes.max() - extent / 2, 0.0)
+            mid = size / 2 + rng.uniform(-room, room)
+        if axis_direction and travel == 0:
+            # The still axis of a `direction` clip sits where a moving actor would be in a random
+            # frame, so that one frame's position is distributed alike for all four directions.
+            mid += extent * rng.choice(t)
+        centers[:, axis] = _symmetric_track(mid, travel, t)
+    angles = _symmetric_track(
+        rng.uniform(0, 2 * np.pi), signs["rotation"] * rng.uniform(*motion.angle), t
+    )
+    return centers, angles, half_sizes
+
+
 def render_clip(spec: SyntheticActionSpec, label: int, rng: np.random.Generator) -> np.ndarray:
     """Render one clip of class `label`.
 
     Returns:
         uint8 array (T, H, W, 3).
     """
-    size, frames, motion = spec.size, spec.num_frames, spec.motion
+    size, frames = spec.size, spec.num_frames
     grid = np.mgrid[0:size, 0:size].astype(np.float32)
     grid = (grid[0], grid[1])
-    # Normalised time in [-0.5, 0.5]: the middle frame is the symmetry point of every trajectory.
-    t = np.linspace(-0.5, 0.5, frames)
-
-    class_signs = dict(zip(spec.factors, label_to_signs(label, len(spec.factors)), strict=True))
-    # Motions outside the class factors: random sense (nuisance), or absent (sign 0).
-    signs = {f: class_signs.get(f, int(rng.choice([-1, 1])) if spec.nuisance_motion else 0)
-             for f in FACTORS}
-
-    half_mid = rng.uniform(*motion.size) * size
-    zoom = signs["scale"] * rng.uniform(*motion.zoom)
-    half_sizes = half_mid * np.exp(zoom * t)
-    centers = np.empty((frames, 2))
-    for axis, factor in enumerate(("horizontal", "vertical")):
-        travel = signs[factor] * rng.uniform(*motion.speed) * size
-        if spec.wrap:
-            mid = rng.uniform(0, size)
-        else:
-            # The actor stays inside the frame: its middle position is uniform over the room left.
-            room = max(size / 2 - half_sizes.max() - abs(travel) / 2, 0.0)
-            mid = size / 2 + rng.uniform(-room, room)
-        centers[:, axis] = _symmetric_track(mid, travel, t)
-    angles = _symmetric_track(
-        rng.uniform(0, 2 * np.pi), signs["rotation"] * rng.uniform(*motion.angle), t
-    )
+    centers, angles, half_sizes = actor_track(spec, label, rng)
 
     canvas = np.broadcast_to(_background(rng, size, grid), (frames, size, size, 3)).astype(
         np.float32
@@ -275,10 +333,25 @@ def render_clip(spec: SyntheticActionSpec, label: int, rng: np.random.Generator)
     return np.clip(canvas, 0, 255).astype(np.uint8)
 
 
+def _render_range(spec: SyntheticActionSpec, split: str, start: int, stop: int) -> np.ndarray:
+    """Clips ``start .. stop - 1`` of a split, (stop - start, T, H, W, 3) uint8."""
+    return np.stack([
+        render_clip(spec, i % spec.num_classes,
+                    np.random.default_rng((spec.seed, SPLIT_OFFSETS[split], i)))
+        for i in range(start, stop)
+    ])
+
+
 def generate_split(
-    spec: SyntheticActionSpec, split: str, count: int
+    spec: SyntheticActionSpec, split: str, count: int, workers: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Generate `count` clips of `split` with balanced labels.
+
+    Clip ``i`` depends only on ``(spec, split, i)``, so the result is the same for any number of
+    worker processes.
+
+    Args:
+        workers: processes rendering in parallel; None uses every available core for large splits.
 
     Returns:
         videos: uint8 (N, T, H, W, 3); labels: int64 (N,).
@@ -287,11 +360,29 @@ def generate_split(
         raise ValueError(f"split must be one of {list(SPLIT_OFFSETS)}, got {split!r}")
     labels = np.arange(count, dtype=np.int64) % spec.num_classes
     videos = np.empty((count, spec.num_frames, spec.size, spec.size, 3), dtype=np.uint8)
-    progress = tqdm(range(count), desc=f"synthetic {split} clips", unit="clip",
+    if workers is None:
+        workers = len(os.sched_getaffinity(0)) if count >= PROGRESS_MIN_CLIPS else 1
+    starts = range(0, count, RENDER_CHUNK)
+    progress = tqdm(total=count, desc=f"synthetic {split} clips", unit="clip",
                     disable=count < PROGRESS_MIN_CLIPS, leave=False)
-    for i in progress:
-        rng = np.random.default_rng((spec.seed, SPLIT_OFFSETS[split], i))
-        videos[i] = render_clip(spec, int(labels[i]), rng)
+    with progress:
+        if workers <= 1:
+            chunks = (_render_range(spec, split, a, min(a + RENDER_CHUNK, count)) for a in starts)
+            for start, chunk in zip(starts, chunks, strict=True):
+                videos[start:start + len(chunk)] = chunk
+                progress.update(len(chunk))
+            return videos, labels
+        # Fork: the children run numpy only (never torch's or decord's threads, which do not
+        # survive a fork), and unlike spawn it works from scripts without a __main__ guard.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            futures = {pool.submit(_render_range, spec, split, a, min(a + RENDER_CHUNK, count)): a
+                       for a in starts}
+            for future in as_completed(futures):
+                chunk = future.result()
+                videos[futures[future]:futures[future] + len(chunk)] = chunk
+                progress.update(len(chunk))
     return videos, labels
 
 

@@ -26,6 +26,7 @@ UNCONFIRMED_ID = -1
 # Columns of TrackTable.ints.
 ID_COL, STATE_COL, TSU_COL, START_COL, LAST_COL = range(5)
 _NUM_INT_COLUMNS = 5
+_REMOVED = int(TrackState.REMOVED)
 
 
 def _int_column(index: int, doc: str) -> property:
@@ -240,9 +241,9 @@ class BaseTracker(ABC):
 
     def _drop_removed(self) -> None:
         """Delete the rows in state REMOVED."""
-        state = self._table.state
-        if int(TrackState.REMOVED) in state:
-            self._table = self._table.take(state != TrackState.REMOVED)
+        keep = self._table.state != _REMOVED  # a plain int: comparing with the enum is slow
+        if not keep.all():
+            self._table = self._table.take(keep)
 
     def _report(self, rows: np.ndarray, xyxy: np.ndarray | None = None) -> Tracks:
         """The :class:`Tracks` of ``rows``, boxes from the Kalman state unless ``xyxy`` is given."""

@@ -8,7 +8,9 @@ buffer at 30 fps, score fusion on).
 Differences from the reference code, on purpose: ids are given when a track is confirmed (so ids
 are contiguous), and a detection scoring exactly ``track_thresh`` counts as high (the reference
 drops it from both stages). Everything else follows the reference, including that one-frame-old
-tentative tracks are not Kalman-predicted.
+tentative tracks are not Kalman-predicted and that a lost track is dropped one frame after it
+exceeds the buffer (``lost_grace_frames``; the reference marks it removed but deletes it from its
+lost list only at the end of the next frame, so it can still be found again then).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from vidlab.tracking.types import Detections, Tracks, TrackState
 
 #: The frame rate ``track_buffer`` is expressed at (the reference scales it by frame_rate / 30).
 REFERENCE_FRAME_RATE = 30.0
+#: Frames a lost track stays matchable after ``max_time_lost`` in the reference code: it marks the
+#: track removed but drops it from its lost list only at the end of the next frame.
+REFERENCE_LOST_GRACE_FRAMES = 1
 
 _TRACKED, _LOST, _TENTATIVE, _REMOVED = (
     int(TrackState.TRACKED),
@@ -73,6 +78,10 @@ class ByteTrack(BaseTracker):
         fuse_score: multiply IoU similarity by detection score in the first/unconfirmed stages.
         duplicate_iou_dist: a tracked and a lost track closer than this ``1 - IoU`` are
             duplicates; the younger one is dropped.
+        lost_grace_frames: frames a lost track stays matchable after ``max_time_lost`` (the
+            reference keeps it one more frame, and removes such a track, once found again, at
+            its next miss). ``None``: 1 for ByteTrack, 0 for subclasses (BoT-SORT keeps its
+            behaviour until it opts in).
         kalman: the motion model (default: the paper's XYAH filter, in its decoupled form).
         encoder: optional appearance encoder (unused by ByteTrack itself; kept for subclasses).
     """
@@ -94,10 +103,17 @@ class ByteTrack(BaseTracker):
         frame_rate: float = REFERENCE_FRAME_RATE,
         fuse_score: bool = True,
         duplicate_iou_dist: float = 0.15,
+        lost_grace_frames: int | None = None,
         kalman: KalmanFilter | None = None,
         encoder: AppearanceEncoder | None = None,
     ) -> None:
         super().__init__(kalman or DecoupledKalmanFilter(XYAHKalmanFilter()), encoder)
+        if lost_grace_frames is None:  # the reference's value for ByteTrack; subclasses opt in
+            lost_grace_frames = REFERENCE_LOST_GRACE_FRAMES if type(self) is ByteTrack else 0
+        if lost_grace_frames < 0:
+            raise ValueError(f"lost_grace_frames must be >= 0, got {lost_grace_frames}")
+        self.lost_grace_frames = lost_grace_frames
+        self._expired_ids: set[int] = set()
         if not 0 <= low_thresh <= track_thresh:
             raise ValueError(
                 f"need 0 <= low_thresh <= track_thresh, got {low_thresh}, {track_thresh}"
@@ -113,7 +129,11 @@ class ByteTrack(BaseTracker):
     @property
     def max_lost_frames(self) -> int:
         """Consecutive frames without detection a track survives before removal."""
-        return self.max_time_lost
+        return self.max_time_lost + self.lost_grace_frames
+
+    def reset(self) -> None:
+        super().reset()
+        self._expired_ids = set()
 
     # ------------------------------------------------------------------ orchestration
     def _step(self, dets: Detections, frame: np.ndarray | None) -> Tracks:
@@ -140,8 +160,8 @@ class ByteTrack(BaseTracker):
     def _split_by_score(self, dets: Detections) -> tuple[np.ndarray, np.ndarray]:
         """Indices of the high (first stage) and low (second stage) detections."""
         s = dets.score
-        high = s >= self.track_thresh
-        return high.nonzero()[0], ((s > self.low_thresh) & ~high).nonzero()[0]
+        low = (s > self.low_thresh) & (s < self.track_thresh)
+        return (s >= self.track_thresh).nonzero()[0], low.nonzero()[0]
 
     def _embeddings_for(
         self, dets: Detections, high: np.ndarray, frame: np.ndarray | None
@@ -159,12 +179,14 @@ class ByteTrack(BaseTracker):
         if len(t) == 0:
             return
         state = t.state
-        t.mean[state == _LOST, self.lost_velocity_dims] = 0.0
-        pool = state != _TENTATIVE
-        if pool.all():
+        t.mean[:, self.lost_velocity_dims][state == _LOST] = 0.0
+        tentative = (state == _TENTATIVE).nonzero()[0]
+        if tentative.size == 0:
             t.mean, t.cov = self.kf.predict(t.mean, t.cov)
-        elif pool.any():
-            t.mean[pool], t.cov[pool] = self.kf.predict(t.mean[pool], t.cov[pool])
+        elif tentative.size < len(state):  # predict all, then restore the tentative rows
+            kept_mean, kept_cov = t.mean[tentative], t.cov[tentative]
+            t.mean, t.cov = self.kf.predict(t.mean, t.cov)
+            t.mean[tentative], t.cov[tentative] = kept_mean, kept_cov
         t.ints[:, TSU_COL] += 1
 
     def _compensate_motion(self, frame: np.ndarray | None) -> None:
@@ -179,9 +201,9 @@ class ByteTrack(BaseTracker):
         emb: np.ndarray | None,
     ) -> np.ndarray:
         """(len(rows), len(cols)) track/detection cost: score-fused ``1 - IoU``."""
-        sim = iou[rows][:, cols]
+        sim = _submatrix(iou, rows, cols)
         if self.fuse_score:
-            sim = sim * dets.score[cols]
+            sim = sim * (dets.score if cols.size == len(dets) else dets.score[cols])
         return 1.0 - sim
 
     def _first_association(
@@ -208,11 +230,25 @@ class ByteTrack(BaseTracker):
         if rows.size == 0:
             return
         if low.size == 0:
-            t.state[rows] = _LOST
+            self._mark_lost(rows)
             return
-        a = linear_assignment(1.0 - iou[rows][:, low], self.second_match_thresh)
+        a = linear_assignment(1.0 - _submatrix(iou, rows, low), self.second_match_thresh)
         matches.add(rows[a.rows], low[a.cols], False)
-        t.state[rows[a.unmatched_rows]] = _LOST
+        self._mark_lost(rows[a.unmatched_rows])
+
+    def _mark_lost(self, rows: np.ndarray) -> None:
+        """Tracked tracks that found no detection become lost, or removed if they had expired.
+
+        An expired track (one that outlived ``max_time_lost`` and was found again in its grace
+        frame) is removed on its next miss, as in the reference, whose removed-track list keeps
+        its id.
+        """
+        t = self._table
+        t.state[rows] = _LOST
+        if self._expired_ids and rows.size:
+            ids = t.track_id[rows].tolist()
+            expired = [r for r, i in zip(rows.tolist(), ids, strict=True) if i in self._expired_ids]
+            t.state[expired] = _REMOVED
 
     def _unconfirmed_association(
         self,
@@ -274,10 +310,19 @@ class ByteTrack(BaseTracker):
             self._confirm(np.arange(start, len(self._table)))
 
     def _age_out(self) -> None:
-        """Lost tracks unseen for more than ``max_time_lost`` frames are removed."""
+        """Lost tracks unseen for more than ``max_time_lost + lost_grace_frames`` are removed.
+
+        Tracks past ``max_time_lost`` but within the grace frames stay lost (matchable, and part
+        of the duplicate check) and are remembered as expired.
+        """
         t = self._table
-        old = (t.state == _LOST) & (self.frame_id - t.last_frame > self.max_time_lost)
-        t.state[old] = _REMOVED
+        unseen = self.frame_id - t.last_frame
+        expired = (t.state == _LOST) & (unseen > self.max_time_lost)
+        if not expired.any():
+            return
+        if self.lost_grace_frames:
+            self._expired_ids.update(t.track_id[expired].tolist())
+        t.state[expired & (unseen > self.max_time_lost + self.lost_grace_frames)] = _REMOVED
 
     def _remove_duplicates(self, boxes: np.ndarray) -> None:
         """A tracked and a lost track covering the same object: keep the one tracked for longer.
@@ -302,3 +347,10 @@ class ByteTrack(BaseTracker):
         lost_younger = age[a_rows] > age[l_rows]
         state[l_rows[lost_younger]] = _REMOVED
         state[a_rows[~lost_younger]] = _REMOVED
+
+
+def _submatrix(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``matrix[rows][:, cols]`` for ascending index arrays, skipping an index that takes all."""
+    if rows.size != matrix.shape[0]:
+        matrix = matrix[rows]
+    return matrix if cols.size == matrix.shape[1] else matrix[:, cols]

@@ -1,0 +1,49 @@
+"""torch.export programs (.pt2) of a bare network with a dynamic batch dimension."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vidlab.export.onnx import make_exportable
+
+log = logging.getLogger(__name__)
+
+# Largest batch the exported programs accept (a bound keeps the symbolic shape checks simple).
+MAX_BATCH = 1024
+
+
+def export_dynamic_batch(net: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
+    """``torch.export`` of `net` with a dynamic batch dimension, from an example of any batch.
+
+    torch.export specialises a dimension whose example size is 1 (and ``Dim.AUTO`` then keeps it
+    static), so a batch-1 example is repeated to batch 2 before tracing; the named dimension
+    still admits batch 1 at run time.
+    """
+    if example.shape[0] == 1:
+        example = example.expand(2, *example.shape[1:]).contiguous()
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    with torch.no_grad():
+        return torch.export.export(net, (example,), dynamic_shapes=({0: batch},))
+
+
+def export_program(net: nn.Module, example: torch.Tensor, path: str | Path) -> Path:
+    """Export `net` (eval mode) with ``torch.export`` and save it with ``torch.export.save``.
+
+    Args:
+        net: the network, called as ``net(x)``.
+        example: example input (B, C, T, H, W); the batch dimension is exported dynamic.
+        path: output ``.pt2`` file; load it with ``torch.export.load(path).module()``.
+
+    Returns:
+        The written path.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    program = export_dynamic_batch(make_exportable(net).eval(), example)
+    torch.export.save(program, str(path))
+    log.info("Wrote torch.export program %s", path)
+    return path

@@ -1,0 +1,7 @@
+"""Person re-identification networks: timm backbone, GeM/average pooling, BNNeck, classifier."""
+
+from __future__ import annotations
+
+from vidlab.models.reid.net import GeneralizedMeanPooling, ReIDNet, ReIDOutput
+
+__all__ = ["GeneralizedMeanPooling", "ReIDNet", "ReIDOutput"]
