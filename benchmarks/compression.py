@@ -42,8 +42,8 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from vidlab.compression.structured import classifier_from_any_checkpoint
 from vidlab.tasks import train
+from vidlab.tasks.common import classifier_from_checkpoint
 from vidlab.tasks.complexity import count_complexity
 from vidlab.utils.reporting import print_table
 
@@ -184,8 +184,8 @@ def main() -> None:
         "callbacks=prune_structured", f"callbacks.prune_structured.init_ckpt={base_ckpt}",
         f"callbacks.prune_structured.ratio={args.ratio}"], args)
 
-    models = {"base": classifier_from_any_checkpoint(base_ckpt)[0].net.eval(),
-              "pruned": classifier_from_any_checkpoint(pruned_ckpt)[0].net.eval()}
+    models = {"base": classifier_from_checkpoint(base_ckpt)[0].net.eval(),
+              "pruned": classifier_from_checkpoint(pruned_ckpt)[0].net.eval()}
     b_name = s_name if base == "student" else t_name
     rows.append((f"{b_name} pruned {args.ratio:.0%} + fine-tuned", pruned["test/top1"],
                  pruned["wall_s"]))

@@ -12,13 +12,14 @@ import torch
 from vidlab.compression.structured import (
     STRUCTURE_META_KEY,
     apply_layer_shapes,
-    classifier_from_any_checkpoint,
     layer_shapes,
     prune_channels,
 )
 from vidlab.models.x3d import X3D
 from vidlab.tasks import train
+from vidlab.tasks.common import classifier_from_checkpoint
 from vidlab.tasks.complexity import count_complexity
+from vidlab.tasks.export import load_network
 
 CLIP = (2, 3, 4, 32, 32)  # (B, 3, T, H, W)
 
@@ -69,7 +70,10 @@ def test_prune_and_finetune_run_saves_a_rebuildable_checkpoint(make_cfg, short_r
     report = json.loads((out / "structured_pruning.json").read_text())
     assert report["params_after"] < report["params_before"]
     assert report["gflops_after"] < report["gflops_before"]
-    module, meta = classifier_from_any_checkpoint(out / "checkpoints" / "best.ckpt")
+    module, meta = classifier_from_checkpoint(out / "checkpoints" / "best.ckpt")
     assert STRUCTURE_META_KEY in meta
     assert sum(p.numel() for p in module.parameters()) == report["params_after"]
     assert module(torch.randn(CLIP)).shape == (2, 4)
+    # The export stage rebuilds the same pruned network from the checkpoint alone.
+    net, _ = load_network(out / "checkpoints" / "best.ckpt")
+    assert sum(p.numel() for p in net.parameters()) == report["params_after"]

@@ -43,3 +43,12 @@ def test_frame_baseline_ignores_frame_order():
     net = BUILDERS["frame2d"](4).eval()
     x = torch.randn(2, 3, 6, 32, 32)
     assert torch.allclose(net(x), net(x.flip(2)), atol=1e-5)
+
+
+def test_x3d_without_dropout_trains():
+    """dropout_rate=0 makes pytorchvideo build no dropout layer at all; the head must cope."""
+    net = create_x3d(num_classes=3, num_frames=4, crop_size=32, width_factor=0.5, depth_factor=0.5,
+                     head_dim_out=16, dropout_rate=0.0).train()
+    logits = net(torch.randn(2, 3, 4, 32, 32))
+    logits.sum().backward()
+    assert logits.shape == (2, 3) and net.blocks[-1].proj.weight.grad is not None

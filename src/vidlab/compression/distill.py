@@ -93,9 +93,9 @@ def load_teacher(ckpt_path: str | Path) -> nn.Module:
 
     Pruned checkpoints (`vidlab.compression.structured`) are rebuilt at their pruned shapes.
     """
-    from vidlab.compression.structured import classifier_from_any_checkpoint
+    from vidlab.tasks.common import classifier_from_checkpoint
 
-    module, _ = classifier_from_any_checkpoint(ckpt_path)
+    module, _ = classifier_from_checkpoint(ckpt_path)
     return module.net.eval().requires_grad_(False)
 
 

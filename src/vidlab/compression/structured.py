@@ -12,7 +12,7 @@ Checkpoint design: the pruned network no longer matches its model config, so the
 ``vidlab`` meta gets a ``pruned_structure`` entry: for every Conv / BatchNorm / Linear layer its
 channel counts and groups (plain ints). `restore_structure` resizes a freshly built network to
 those shapes (uninitialised tensors), after which ``load_state_dict`` fills in the weights. So the
-checkpoint stays weights-only (``torch.load(weights_only=True)``) and `classifier_from_any_checkpoint`
+checkpoint stays weights-only (``torch.load(weights_only=True)``) and `vidlab.tasks.common.classifier_from_checkpoint`
 rebuilds it from the config + structure + weights.
 """
 
@@ -23,16 +23,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import hydra
 import lightning.pytorch as pl
 import torch
-from omegaconf import OmegaConf
 from torch import nn
 from torch.nn.modules.batchnorm import _NormBase
 from torch.nn.modules.conv import _ConvNd
 
 from vidlab.tasks.complexity import count_complexity
-from vidlab.tasks.video_classification import CKPT_META_KEY, VideoClassifier
+from vidlab.tasks.video_classification import CKPT_META_KEY
 from vidlab.utils.runinfo import write_json
 
 log = logging.getLogger(__name__)
@@ -137,21 +135,6 @@ def restore_structure(net: nn.Module, meta: dict[str, Any]) -> nn.Module:
     (a no-op for checkpoints that were not structurally pruned)."""
     shapes = meta.get(STRUCTURE_META_KEY)
     return apply_layer_shapes(net, shapes) if shapes else net
-
-
-def classifier_from_any_checkpoint(path: str | Path) -> tuple[VideoClassifier, dict[str, Any]]:
-    """Like `vidlab.tasks.common.classifier_from_checkpoint`, also for pruned checkpoints."""
-    from vidlab.tasks.common import load_checkpoint
-
-    ckpt = load_checkpoint(path)
-    meta = ckpt[CKPT_META_KEY]
-    model_cfg = OmegaConf.create(meta["config"]["model"])
-    net = restore_structure(hydra.utils.instantiate(model_cfg.net), meta)
-    module = VideoClassifier(net, optimizer=None, num_classes=int(model_cfg.num_classes),
-                             fusion=str(model_cfg.get("fusion", "softmax")))
-    module.load_state_dict(ckpt["state_dict"])
-    module.checkpoint_meta = meta
-    return module.eval(), meta
 
 
 def prune_channels(net: nn.Module, example: torch.Tensor, *, ratio: float,

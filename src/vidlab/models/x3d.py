@@ -82,7 +82,9 @@ class X3D(VideoBackbone):
         x = head.pool(x).flatten(1)  # (B, head_dim_out)
         if pre_logits:
             return x
-        return head.proj(head.dropout(x))
+        if head.dropout is not None:  # pytorchvideo builds no dropout layer for dropout_rate=0
+            x = head.dropout(x)
+        return head.proj(x)
 
     def reset_classifier(self, num_classes: int) -> None:
         head = self.blocks[-1]

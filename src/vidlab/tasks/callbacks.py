@@ -41,7 +41,8 @@ class IntervalCheckpoint(pl.Callback):
         if trainer.fast_dev_run:
             return
         tmp = self.path.with_name(self.path.name + ".tmp")
-        trainer.save_checkpoint(tmp)  # collective: every rank calls it, rank zero writes
+        # Full state (optimizer, loops) for resuming; collective: every rank calls it, rank zero writes.
+        trainer.save_checkpoint(tmp, weights_only=False)
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
         trainer.strategy.barrier("interval_checkpoint")

@@ -144,11 +144,17 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def classifier_from_checkpoint(path: str | Path) -> tuple[VideoClassifier, dict[str, Any]]:
-    """Rebuild the trained module from a checkpoint alone (its stored config names the network)."""
+    """Rebuild the trained module from a checkpoint alone (its stored config names the network).
+
+    A structurally pruned network (fewer channels than its config builds) is resized to the shapes
+    its checkpoint records (`vidlab.compression.structured.restore_structure`) before loading.
+    """
+    from vidlab.compression.structured import restore_structure
+
     ckpt = load_checkpoint(path)
     meta = ckpt[CKPT_META_KEY]
     model_cfg = OmegaConf.create(meta["config"]["model"])
-    net = hydra.utils.instantiate(model_cfg.net)
+    net = restore_structure(hydra.utils.instantiate(model_cfg.net), meta)
     module = VideoClassifier(net, optimizer=None, num_classes=int(model_cfg.num_classes),
                              fusion=str(model_cfg.get("fusion", "softmax")))
     module.load_state_dict(ckpt["state_dict"])

@@ -65,13 +65,8 @@ def validation_clips(cfg: DictConfig, count: int) -> torch.Tensor:
 
 
 def load_network(ckpt_path: Path) -> tuple[nn.Module, dict[str, Any]]:
-    """The bare fp32 network of a classification checkpoint (eval mode) and its meta.
-
-    Extension point for compressed checkpoints: a structurally pruned network has fewer channels
-    than its config builds, so its state dict does not load into a freshly built net. Rebuilding
-    it belongs in `vidlab.tasks.common.classifier_from_checkpoint` (from whatever the pruning
-    callback records in the checkpoint meta); until then the load fails with the size mismatch.
-    """
+    """The bare fp32 network of a classification checkpoint (eval mode) and its meta (structurally
+    pruned checkpoints come back with their pruned shapes)."""
     module, meta = classifier_from_checkpoint(ckpt_path)
     return make_exportable(module.net).eval(), meta
 
