@@ -34,7 +34,7 @@ import statistics
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,14 +111,14 @@ def scheduler_factory() -> Callable:
     return functools.partial(cosine_with_warmup, warmup_fraction=0.1, start_factor=0.01)
 
 
-def bare_train(net: nn.Module, batches: list[dict]) -> list[float]:
-    """Step end times of a plain training loop (the reference)."""
+def _train_loop(net: nn.Module, batches: Iterable[dict], num_batches: int) -> list[float]:
+    """Step end times of a plain training loop over `num_batches` of `batches`."""
     net.train()
     skip = net.no_weight_decay() if hasattr(net, "no_weight_decay") else ()
     optimizer = optimizer_factory()(param_groups(net, skip))
-    scheduler = scheduler_factory()(optimizer, total_steps=len(batches))
+    scheduler = scheduler_factory()(optimizer, total_steps=num_batches)
     stamps = [CLOCK()]
-    for batch in DataLoader(batches, batch_size=None):
+    for _, batch in zip(range(num_batches), batches, strict=False):
         loss = F.cross_entropy(net(batch["video"]), batch["label"], label_smoothing=LABEL_SMOOTHING)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -126,6 +126,11 @@ def bare_train(net: nn.Module, batches: list[dict]) -> list[float]:
         scheduler.step()
         stamps.append(CLOCK())
     return stamps
+
+
+def bare_train(net: nn.Module, batches: list[dict]) -> list[float]:
+    """Step end times of a plain training loop (the reference)."""
+    return _train_loop(net, DataLoader(batches, batch_size=None), len(batches))
 
 
 @torch.no_grad()
@@ -148,18 +153,7 @@ def bare_train_from_datamodule(net: nn.Module, num_batches: int, out_dir: Path) 
     datamodule.setup("fit")
     batches = [b for _, b in zip(range(num_batches), datamodule.train_dataloader(), strict=False)]
     del batches  # generation and caching done; now time the loop with the loader in it
-    net.train()
-    optimizer = optimizer_factory()(param_groups(net))
-    scheduler = scheduler_factory()(optimizer, total_steps=num_batches)
-    stamps = [CLOCK()]
-    for _, batch in zip(range(num_batches), datamodule.train_dataloader(), strict=False):
-        loss = F.cross_entropy(net(batch["video"]), batch["label"], label_smoothing=LABEL_SMOOTHING)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        stamps.append(CLOCK())
-    return stamps
+    return _train_loop(net, datamodule.train_dataloader(), num_batches)
 
 
 def step_times(stamps: list[float], warmup: int) -> list[float]:

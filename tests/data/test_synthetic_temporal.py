@@ -18,26 +18,12 @@ from vidlab.tasks import train
 EXPERIMENT = ["experiment=synthetic_direction", "trainer.accelerator=cpu", "test=false"]
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """val top-1 of the 3D model and of the frame baseline, and the number of classes."""
-    from conftest import compose_config
-
-    root = tmp_path_factory.mktemp("temporal")
-    results = {}
+@pytest.mark.slow
+def test_frame_baseline_near_chance_while_3d_model_clears_ninety_percent(make_cfg):
+    val_top1 = {}
     for name, overrides in (("x3d", []), ("frame2d", ["model=frame2d_synthetic"])):
-        cfg = compose_config("train", [*EXPERIMENT, *overrides], root / name)
-        results[name] = train.run(cfg)["val/top1"]
-        results["num_classes"] = cfg.data.num_classes
-    return results
-
-
-@pytest.mark.slow
-def test_frame_baseline_stays_near_chance(trained):
-    chance = 1.0 / trained["num_classes"]
-    assert trained["frame2d"] <= chance + 0.10, trained
-
-
-@pytest.mark.slow
-def test_3d_model_clears_ninety_percent(trained):
-    assert trained["x3d"] >= 0.90, trained
+        cfg = make_cfg("train", [*EXPERIMENT, *overrides], name=name)
+        val_top1[name] = train.run(cfg)["val/top1"]
+    chance = 1.0 / cfg.data.num_classes
+    assert val_top1["frame2d"] <= chance + 0.10, val_top1
+    assert val_top1["x3d"] >= 0.90, val_top1

@@ -200,31 +200,14 @@ class ReIDDataModule(pl.LightningDataModule):
         size = self.image_size
         train_tf = build_transform(size, self.mean, self.std, train=True, **self.augment)
         eval_tf = build_transform(size, self.mean, self.std, train=False)
+        def dataset(records, labels, transform, with_index):
+            return ReIDImageDataset(records, labels, size, transform, with_index=with_index,
+                                    preload=self.preload)
+
         self.datasets = {
-            "train": ReIDImageDataset(
-                splits.train,
-                splits.train_labels,
-                size,
-                train_tf,
-                with_index=False,
-                preload=self.preload,
-            ),
-            "query": ReIDImageDataset(
-                splits.query,
-                [r.pid for r in splits.query],
-                size,
-                eval_tf,
-                with_index=True,
-                preload=self.preload,
-            ),
-            "gallery": ReIDImageDataset(
-                splits.gallery,
-                [r.pid for r in splits.gallery],
-                size,
-                eval_tf,
-                with_index=True,
-                preload=self.preload,
-            ),
+            "train": dataset(splits.train, splits.train_labels, train_tf, False),
+            "query": dataset(splits.query, [r.pid for r in splits.query], eval_tf, True),
+            "gallery": dataset(splits.gallery, [r.pid for r in splits.gallery], eval_tf, True),
         }
         log.info("Re-ID data %s: %s", splits.root, splits.summary())
 
