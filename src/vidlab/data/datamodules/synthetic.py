@@ -12,6 +12,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from vidlab.data.synthetic.actions import MotionRanges, SyntheticActionSpec, load_or_generate
+from vidlab.data.transforms.functional import pack_pathways
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +26,15 @@ class ClipArrayDataset(Dataset):
     clip's index in its split) and ``view_index`` int64 (always 0: one view per clip).
     """
 
-    def __init__(self, videos: np.ndarray, labels: np.ndarray, mean: list[float], std: list[float]):
+    def __init__(self, videos: np.ndarray, labels: np.ndarray, mean: list[float], std: list[float],
+                 slowfast_alpha: int | None = None):
         if len(videos) != len(labels):
             raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
         self.videos = videos
         self.labels = labels
         self.mean = torch.tensor(mean, dtype=torch.float32).view(3, 1, 1, 1) * 255.0
         self.std = torch.tensor(std, dtype=torch.float32).view(3, 1, 1, 1) * 255.0
+        self.slowfast_alpha = slowfast_alpha
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -41,6 +44,8 @@ class ClipArrayDataset(Dataset):
             np.array(self.videos[index])
         )  # (T, H, W, 3) uint8, copied from the memmap
         video = (clip.permute(3, 0, 1, 2).float() - self.mean) / self.std  # (3, T, H, W)
+        if self.slowfast_alpha:
+            video = pack_pathways(video, self.slowfast_alpha)  # [slow, fast]
         return {
             "video": video,
             "label": torch.tensor(int(self.labels[index]), dtype=torch.int64),
@@ -67,6 +72,8 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         cache_dir: where generated splits are cached (None: memory only).
         mean / std: per-channel normalisation, in 0..1 intensity units.
         num_classes: must equal the number of classes the factors define; configs interpolate it into the model.
+        slowfast_alpha: return ``video`` as SlowFast's [slow, fast] pathways with this frame-rate
+            ratio (slow: T // alpha frames), or None for one clip.
     """
 
     def __init__(
@@ -89,6 +96,7 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         mean: tuple[float, float, float] = (0.45, 0.45, 0.45),
         std: tuple[float, float, float] = (0.225, 0.225, 0.225),
         num_classes: int | None = None,
+        slowfast_alpha: int | None = None,
     ) -> None:
         super().__init__()
         self.spec = SyntheticActionSpec(
@@ -112,6 +120,7 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         self.num_workers = num_workers
         self.cache_dir = cache_dir
         self.mean, self.std = list(mean), list(std)
+        self.slowfast_alpha = slowfast_alpha
         self.datasets: dict[str, ClipArrayDataset] = {}
 
     @property
@@ -134,7 +143,8 @@ class SyntheticActionDataModule(pl.LightningDataModule):
                 videos, labels = load_or_generate(
                     self.spec, split, self.sizes[split], self.cache_dir
                 )
-                self.datasets[split] = ClipArrayDataset(videos, labels, self.mean, self.std)
+                self.datasets[split] = ClipArrayDataset(videos, labels, self.mean, self.std,
+                                                        self.slowfast_alpha)
 
     def data_report(self) -> dict[str, Any]:
         """Dataset provenance recorded in metrics.json."""
