@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import zipfile
 
 import numpy as np
 import onnx
@@ -97,3 +98,7 @@ def test_pt2e_int8_program_runs_at_any_batch(tiny_net, tmp_path):
     assert predict(clips[:1].numpy()).shape == (1, 5)
     got = predict(clips.numpy())
     assert 0 < np.abs(got - expected).max() < 0.5 * np.abs(expected).max()
+    # The saved example input is the 2-clip slice, not the whole calibration tensor behind it.
+    with zipfile.ZipFile(path) as archive:
+        stored = sum(i.file_size for i in archive.infolist() if "sample_inputs" in i.filename)
+    assert stored < 4 * calibration[:2].numel() * calibration.element_size(), stored

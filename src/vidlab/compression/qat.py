@@ -42,6 +42,9 @@ MAX_BATCH = 4096
 
 def _export(net: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    # A copy: the program stores its example input with the whole storage of a slice (see
+    # vidlab.export.program.export_dynamic_batch).
+    example = example.clone(memory_format=torch.contiguous_format)
     return torch.export.export(net, (example,), dynamic_shapes=({0: batch},))
 
 

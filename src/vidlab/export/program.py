@@ -24,7 +24,10 @@ def export_dynamic_batch(net: nn.Module, example: torch.Tensor) -> torch.export.
     still admits batch 1 at run time.
     """
     if example.shape[0] == 1:
-        example = example.expand(2, *example.shape[1:]).contiguous()
+        example = example.expand(2, *example.shape[1:])
+    # The program keeps its example inputs and `torch.export.save` writes them with their whole
+    # storage: a slice of a large calibration tensor would store all of it (25 MB, not 0.8 MB).
+    example = example.clone(memory_format=torch.contiguous_format)
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
     with torch.no_grad():
         return torch.export.export(net, (example,), dynamic_shapes=({0: batch},))
