@@ -102,3 +102,12 @@ def test_pt2e_int8_program_runs_at_any_batch(tiny_net, tmp_path):
     with zipfile.ZipFile(path) as archive:
         stored = sum(i.file_size for i in archive.infolist() if "sample_inputs" in i.filename)
     assert stored < 4 * calibration[:2].numel() * calibration.element_size(), stored
+
+
+def test_calibration_reader_rewinds():
+    clips = np.arange(5 * 2, dtype=np.float32).reshape(5, 2)
+    reader = quantize._ClipReader("video", clips, batch=2)
+    first = [reader.get_next() for _ in range(4)]
+    assert [len(b["video"]) for b in first[:3]] == [2, 2, 1] and first[3] is None
+    reader.rewind()
+    assert np.array_equal(reader.get_next()["video"], clips[:2])

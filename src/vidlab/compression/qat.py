@@ -30,6 +30,7 @@ import lightning.pytorch as pl
 import torch
 from torch import nn
 
+from vidlab.export.program import export_dynamic_batch
 from vidlab.utils.runinfo import write_json
 
 log = logging.getLogger(__name__)
@@ -42,9 +43,6 @@ MAX_BATCH = 4096
 
 def _export(net: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:
     batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
-    # A copy: the program stores its example input with the whole storage of a slice (see
-    # vidlab.export.program.export_dynamic_batch).
-    example = example.clone(memory_format=torch.contiguous_format)
     return torch.export.export(net, (example,), dynamic_shapes=({0: batch},))
 
 
@@ -194,7 +192,9 @@ class QuantizationAwareTraining(pl.Callback):
         artifact = self.output_dir / ARTIFACT_FILE
         self.output_dir.mkdir(parents=True, exist_ok=True)
         example = next(iter(trainer.datamodule.val_dataloader()))["video"]
-        torch.export.save(_export(self.converted, example[:EXAMPLE_BATCH]), artifact)
+        # The export stage's own tracing: dynamic batch, a copied example (a slice would store the
+        # whole validation batch in the program), batch 1 handled.
+        torch.export.save(export_dynamic_batch(self.converted, example[:EXAMPLE_BATCH]), artifact)
         scores = compare_models(fake_quant, self.converted, trainer.datamodule.val_dataloader(),
                                 self.eval_batches)
         self.report = QATReport(**scores, artifact=str(artifact))

@@ -73,15 +73,16 @@ class _ClipReader:
 
     def __init__(self, input_name: str, clips: np.ndarray, batch: int) -> None:
         self.input_name = input_name
-        self.batches: Iterator[np.ndarray] = iter(
-            [clips[i:i + batch] for i in range(0, len(clips), batch)])
+        self.chunks = [clips[i:i + batch] for i in range(0, len(clips), batch)]
+        self.batches: Iterator[np.ndarray] = iter(self.chunks)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         chunk = next(self.batches, None)
         return None if chunk is None else {self.input_name: np.ascontiguousarray(chunk)}
 
-    def rewind(self) -> None:  # part of CalibrationDataReader's interface; one pass is enough
-        raise NotImplementedError
+    def rewind(self) -> None:
+        """Start over from the first batch (CalibrationDataReader's interface)."""
+        self.batches = iter(self.chunks)
 
 
 def _quant_type(name: str):
