@@ -1,4 +1,5 @@
-"""What distillation and structured pruning cost and buy, on the synthetic action dataset.
+"""What distillation, structured pruning and int8 quantization cost and buy, on the synthetic
+action dataset.
 
 All runs happen in this one process, on the same generated data (same seed, same splits), through
 the real training task (`vidlab.tasks.train.run`) with the project's configs:
@@ -10,22 +11,26 @@ the real training task (`vidlab.tasks.train.run`) with the project's configs:
    random augmentation);
 4. structured pruning: the preset's base checkpoint (student alone or teacher) pruned by
    ``--ratio`` of its channels (``callbacks=prune_structured``), fine-tuned for
-   ``--finetune-epochs``.
+   ``--finetune-epochs``;
+5. post-training static int8 of the pruning base and of the pruned model through the export stage
+   (`vidlab.tasks.export.run`, formats ``onnx_int8`` and ``pt2e_int8``, calibrated on training
+   clips): validation top-1 and its drop from eager fp32, latency at batch 1 and 8 on one thread.
 
 Presets (``--preset``): ``xs`` is the issue's setting, teacher X3D-L (``model=x3d_l``), student
 X3D-XS (``model=x3d_xs``), X3D-XS pruned; ``small`` is a CPU-cheap stand-in, teacher the quickstart
 X3D (``model=x3d_synthetic``), student that X3D at half width, the teacher pruned.
 
-``--teacher-run <dir>`` reuses the teacher of an earlier run (its ``checkpoints/best.ckpt`` and
-``metrics.json``) and ``--skip-prune`` leaves out step 4.
+``--teacher-run <dir>`` / ``--student-run <dir>`` reuse the teacher / student-alone run of an
+earlier run (its ``checkpoints/best.ckpt`` and ``metrics.json``); ``--skip-distill``,
+``--skip-prune`` and ``--skip-int8`` leave out steps 3, 4-5 and 5.
 
 Then eager latency of the pruning base and the pruned model, batch 1 and 8, one CPU thread
 (``torch.set_num_threads``), alternating the two models repeat by repeat (both see the same
 machine load) at the training input size and at X3D-XS's published 4x160x160; medians and their
 ratio are reported. Test top-1 is on the test split.
 
-    OMP_NUM_THREADS=1 python benchmarks/compression.py --preset xs [--train-size 256] \
-        [--epochs 3] [--teacher-epochs 4] [--finetune-epochs 2] [--out /tmp/vidlab_compression]
+    OMP_NUM_THREADS=1 python benchmarks/compression.py --preset xs --frames 8 --crop 32 \
+        --train-size 2000 --teacher-epochs 3 --epochs 2 --finetune-epochs 1 [--out <dir>]
 """
 
 from __future__ import annotations
@@ -42,13 +47,14 @@ from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from vidlab.tasks import train
+from vidlab.tasks import export, train
 from vidlab.tasks.common import classifier_from_checkpoint
 from vidlab.tasks.complexity import count_complexity
 from vidlab.utils.reporting import print_table
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 PUBLISHED_XS = (4, 160)  # X3D-XS input: frames, crop
+INT8_FORMATS = ("onnx_int8", "pt2e_int8")  # post-training static int8 (ONNX Runtime, PT2E x86)
 SMALL_STUDENT = ["model=x3d_synthetic", "model.net.width_factor=0.5", "model.net.head_dim_out=128"]
 # preset: (teacher name, teacher overrides, student name, student overrides, pruning base)
 PRESETS = {
@@ -57,11 +63,12 @@ PRESETS = {
 }
 
 
-def compose_run(overrides: list[str], out_dir: Path, data_dir: Path) -> DictConfig:
-    """`configs/train.yaml` composed as the entry script would, with its run dir set."""
+def compose_run(overrides: list[str], out_dir: Path, data_dir: Path,
+                config: str = "train") -> DictConfig:
+    """`configs/<config>.yaml` composed as the entry script would, with its run dir set."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
+        cfg = compose(config, overrides=overrides, return_hydra_config=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     with open_dict(cfg):
         cfg.hydra.runtime.output_dir = str(out_dir)
@@ -74,6 +81,12 @@ def compose_run(overrides: list[str], out_dir: Path, data_dir: Path) -> DictConf
     return cfg
 
 
+def reuse(run_dir: Path) -> tuple[dict, Path]:
+    """Metrics and best checkpoint of an earlier training run directory."""
+    payload = json.loads((run_dir / "metrics.json").read_text())
+    return {**payload["metrics"], "wall_s": payload["wall_time_s"]}, run_dir / "checkpoints" / "best.ckpt"
+
+
 def run(name: str, overrides: list[str], args: argparse.Namespace) -> tuple[dict, Path]:
     """Train one configuration; returns its metrics and best checkpoint."""
     out = args.out / name
@@ -81,6 +94,25 @@ def run(name: str, overrides: list[str], args: argparse.Namespace) -> tuple[dict
     metrics = train.run(compose_run(overrides, out, args.out / "data"))
     metrics["wall_s"] = time.perf_counter() - started
     return metrics, out / "checkpoints" / "best.ckpt"
+
+
+def quantize(name: str, ckpt: Path, data: list[str], args: argparse.Namespace) -> list[tuple]:
+    """int8 exports of one checkpoint through the export stage (`python export.py`): rows of
+    format, validation top-1, its drop from eager fp32, latency at batch 1 / 8 and the speed-up
+    over eager fp32, on one thread."""
+    overrides = [f"ckpt_path={ckpt}", f"export.formats=[{','.join(INT8_FORMATS)}]",
+                 "export.threads=1", f"export.num_parity_clips={args.val_size}",
+                 *[d for d in data if d.startswith("data.")]]
+    metrics = export.run(compose_run(overrides, args.out / f"export_{name}", args.out / "data",
+                                     config="export"))
+    base = "export/pytorch_fp32"
+    rows = []
+    for fmt in ("pytorch_fp32", *INT8_FORMATS):
+        key = f"export/{fmt}"
+        rows.append((f"{name} {fmt}", metrics[f"{key}/top1"], metrics[f"{key}/top1_drop"],
+                     metrics[f"{key}/latency_ms_b1"], metrics[f"{key}/latency_ms_b8"],
+                     metrics[f"{base}/latency_ms_b1"] / metrics[f"{key}/latency_ms_b1"]))
+    return rows
 
 
 @torch.no_grad()
@@ -145,7 +177,13 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("/tmp/vidlab_compression"))
     parser.add_argument("--teacher-run", type=Path, default=None)
+    parser.add_argument("--student-run", type=Path, default=None,
+                        help="reuse the student-alone run of an earlier run")
+    parser.add_argument("--val-size", type=int, default=400,
+                        help="validation and test clips (also the int8 parity clips)")
+    parser.add_argument("--skip-distill", action="store_true")
     parser.add_argument("--skip-prune", action="store_true")
+    parser.add_argument("--skip-int8", action="store_true")
     parser.add_argument("--latency-only", action="store_true",
                         help="no training: prune the preset's randomly initialised pruning base "
                              "and time it (latency does not depend on the weights' values)")
@@ -154,29 +192,28 @@ def main() -> None:
     if args.latency_only:
         latency_only(args)
         return
-    data = [f"data.train_size={args.train_size}", "data.val_size=128", "data.test_size=256",
-            f"data.num_frames={args.frames}", f"data.crop_size={args.crop}", "data.batch_size=16",
-            "trainer.accelerator=cpu", "logger=csv", "callbacks.progress_bar=null"]
+    data = [f"data.train_size={args.train_size}", f"data.val_size={args.val_size}",
+            f"data.test_size={args.val_size}", f"data.num_frames={args.frames}",
+            f"data.crop_size={args.crop}", "data.batch_size=16", "trainer.accelerator=cpu",
+            "logger=csv", "callbacks.progress_bar=null"]
     t_name, t_model, s_name, s_model, base = PRESETS[args.preset]
-    if args.teacher_run is not None:
-        teacher_ckpt = args.teacher_run / "checkpoints" / "best.ckpt"
-        payload = json.loads((args.teacher_run / "metrics.json").read_text())
-        teacher = {**payload["metrics"], "wall_s": payload["wall_time_s"]}
-    else:
-        teacher, teacher_ckpt = run("teacher", [*data, *t_model,
-                                                f"trainer.max_epochs={args.teacher_epochs}"], args)
+    teacher, teacher_ckpt = (reuse(args.teacher_run) if args.teacher_run is not None else
+                             run("teacher", [*data, *t_model,
+                                             f"trainer.max_epochs={args.teacher_epochs}"], args))
     student = [*data, *s_model, f"trainer.max_epochs={args.epochs}"]
-    alone, alone_ckpt = run("student_alone", student, args)
-    distilled, _ = run("student_distilled", [
-        *student, "callbacks=distill", f"callbacks.distill.teacher_ckpt={teacher_ckpt}",
-        "callbacks.distill.alpha=0.5", "callbacks.distill.temperature=2.0",
-        "callbacks.distill.cache_logits=true"], args)
+    alone, alone_ckpt = (reuse(args.student_run) if args.student_run is not None else
+                         run("student_alone", student, args))
     rows = [(f"teacher {t_name}", teacher["test/top1"], teacher["wall_s"]),
-            (f"student {s_name} alone", alone["test/top1"], alone["wall_s"]),
-            (f"student {s_name} distilled", distilled["test/top1"], distilled["wall_s"])]
+            (f"student {s_name} alone", alone["test/top1"], alone["wall_s"])]
+    if not args.skip_distill:
+        distilled, _ = run("student_distilled", [
+            *student, "callbacks=distill", f"callbacks.distill.teacher_ckpt={teacher_ckpt}",
+            "callbacks.distill.alpha=0.5", "callbacks.distill.temperature=2.0",
+            "callbacks.distill.cache_logits=true"], args)
+        rows.append((f"student {s_name} distilled", distilled["test/top1"], distilled["wall_s"]))
+    title = f"Synthetic actions, {args.train_size} training clips, {args.frames}x{args.crop}px"
     if args.skip_prune:
-        print_table(f"Synthetic actions, {args.train_size} training clips, {args.frames}x{args.crop}px",
-                    ["model", "test top1", "train wall s"], rows)
+        print_table(title, ["model", "test top1", "train wall s"], rows)
         return
     base_ckpt, base_model = (alone_ckpt, s_model) if base == "student" else (teacher_ckpt, t_model)
     pruned, pruned_ckpt = run("pruned", [
@@ -191,11 +228,18 @@ def main() -> None:
                  pruned["wall_s"]))
     clip = torch.zeros(1, 3, args.frames, args.crop, args.crop)
     sizes = {k: count_complexity(m, clip) for k, m in models.items()}
-    print_table(f"Synthetic actions, {args.train_size} training clips, {args.frames}x{args.crop}px",
-                ["model", "test top1", "train wall s"], rows)
+    int8_rows = [] if args.skip_int8 else [
+        *quantize(b_name, base_ckpt, data, args),
+        *quantize(f"{b_name} pruned", pruned_ckpt, data, args)]
+    print_table(title, ["model", "test top1", "train wall s"], rows)
     print_table("Structured pruning", ["model", "params", "GFLOPs/clip"],
                 [(f"{b_name} {k}", c.params, c.gflops) for k, c in sizes.items()])
     latency_table(models, b_name, args)
+    if int8_rows:
+        print_table(f"Post-training int8 (export stage), {args.val_size} validation clips, "
+                    f"{args.frames}x{args.crop}px, 1 thread",
+                    ["model / format", "val top1", "drop", "ms b1", "ms b8", "speed-up b1"],
+                    int8_rows)
 
 
 if __name__ == "__main__":

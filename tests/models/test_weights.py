@@ -117,20 +117,21 @@ def test_wrong_architecture_is_a_clear_error(tmp_path):
 
 # Joint space-time attention is left out: on a static clip each patch key appears T times and the
 # class token once, so its softmax weights differ from the image model's by construction.
-@pytest.mark.parametrize("attention", ["divided_space_time", "space_only"])
-def test_inflated_timesformer_equals_the_image_model_on_a_static_clip(attention):
+@pytest.mark.parametrize(("attention", "frames", "tubelet"), [
+    ("divided_space_time", 3, 1), ("space_only", 3, 1), ("divided_space_time", 4, 2)])
+def test_inflated_timesformer_equals_the_image_model_on_a_static_clip(attention, frames, tubelet):
     torch.manual_seed(0)
     dims = {"embed_dim": 64, "depth": 2, "num_heads": 4}
     vit = VisionTransformer(img_size=32, patch_size=16, num_classes=5, **dims).eval()
-    video = create_timesformer(num_classes=5, num_frames=3, crop_size=32, patch_size=16,
-                               attention_type=attention, **dims).eval()
+    video = create_timesformer(num_classes=5, num_frames=frames, crop_size=32, patch_size=16,
+                               attention_type=attention, tubelet_size=tubelet, **dims).eval()
     report = inflate_vit_into_timesformer(video, vit.state_dict())
     assert report.unexpected == () and report.dropped_classifier == ()
     frame = torch.randn(2, 3, 32, 32)
-    clip = frame[:, :, None].expand(-1, -1, 3, -1, -1)  # (B, 3, T, H, W), every frame the same
+    clip = frame[:, :, None].expand(-1, -1, frames, -1, -1)  # (B, 3, T, H, W), frames all alike
     with torch.no_grad():
         torch.testing.assert_close(video(clip), vit(frame), atol=1e-5, rtol=1e-4)
-        moving = torch.randn(2, 3, 3, 32, 32)
+        moving = torch.randn(2, 3, frames, 32, 32)
         assert torch.isfinite(video(moving)).all()
 
 

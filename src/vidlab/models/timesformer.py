@@ -91,6 +91,39 @@ class DividedSpaceTimeBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+class TubeletEmbed(nn.Module):
+    """Non-overlapping ``tubelet x patch x patch`` cubes linearly embedded (a strided Conv3d),
+    the tubelet embedding of ViViT (Arnab et al., ICCV 2021, sec. 3.2).
+
+    With ``tubelet > 1`` every token sees a few consecutive frames, so local motion is in the
+    tokens themselves rather than only in what temporal attention can work out from single-frame
+    patches: a strong bias for a small model trained from scratch. It mirrors timm's `PatchEmbed`
+    attributes (``img_size``, ``grid_size``, ``num_patches``, ``proj``) so the rest of the model
+    does not care which one it has.
+
+    Args:
+        img_size: input crop size (H = W).
+        patch_size: square patch side in pixels.
+        tubelet: frames per token.
+        embed_dim: token width D.
+    """
+
+    def __init__(self, img_size: int, patch_size: int, tubelet: int, embed_dim: int) -> None:
+        super().__init__()
+        if img_size % patch_size:
+            raise ValueError(f"crop size {img_size} is not a multiple of patch size {patch_size}")
+        self.img_size = (img_size, img_size)
+        self.grid_size = (img_size // patch_size,) * 2
+        self.num_patches = self.grid_size[0] * self.grid_size[1]
+        self.tubelet = tubelet
+        kernel = (tubelet, patch_size, patch_size)
+        self.proj = nn.Conv3d(3, embed_dim, kernel_size=kernel, stride=kernel)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, 3, T, H, W) -> (B * T / tubelet, N, D) tokens, frame-major like `PatchEmbed`."""
+        return rearrange(self.proj(x), "b d t h w -> (b t) (h w) d")
+
+
 class TimeSformer(VideoBackbone):
     """TimeSformer with the vidlab interface. Input (B, 3, T, H, W); output (B, num_classes).
 
@@ -106,6 +139,8 @@ class TimeSformer(VideoBackbone):
         attention_type: an `AttentionType` value.
         dropout_rate: dropout before the classifier.
         drop_path_rate: stochastic depth, increasing linearly to this value over the blocks.
+        tubelet_size: frames per token (1: the paper's per-frame patches; > 1: `TubeletEmbed`,
+            and attention spans ``num_frames / tubelet_size`` token frames).
     """
 
     def __init__(
@@ -122,17 +157,25 @@ class TimeSformer(VideoBackbone):
         attention_type: str = AttentionType.DIVIDED.value,
         dropout_rate: float = 0.0,
         drop_path_rate: float = 0.1,
+        tubelet_size: int = 1,
     ) -> None:
         super().__init__()
+        if tubelet_size < 1 or num_frames % tubelet_size:
+            raise ValueError(f"num_frames ({num_frames}) must be a multiple of tubelet_size "
+                             f"({tubelet_size})")
         self.attention_type = AttentionType(attention_type)
-        self.num_frames = num_frames
+        self.input_frames = num_frames
+        self.tubelet_size = tubelet_size
+        self.num_frames = num_frames // tubelet_size  # token frames: what attention spans
         self.num_features = embed_dim
-        self.patch_embed = PatchEmbed(img_size=img_size, patch_size=patch_size, embed_dim=embed_dim)
+        self.patch_embed: nn.Module = (
+            PatchEmbed(img_size=img_size, patch_size=patch_size, embed_dim=embed_dim)
+            if tubelet_size == 1 else TubeletEmbed(img_size, patch_size, tubelet_size, embed_dim))
         num_patches = self.patch_embed.num_patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim))
         if self.attention_type is not AttentionType.SPACE:
-            self.time_embed = nn.Parameter(torch.zeros(1, num_frames, embed_dim))  # zero: identity
+            self.time_embed = nn.Parameter(torch.zeros(1, self.num_frames, embed_dim))  # identity
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
         self.blocks = nn.ModuleList([self._block(embed_dim, num_heads, mlp_ratio, r) for r in rates])
         self.norm = _layer_norm(embed_dim)
@@ -164,7 +207,7 @@ class TimeSformer(VideoBackbone):
                 nn.init.zeros_(block.temporal_fc.bias)
 
     def _check_input(self, x: torch.Tensor) -> None:
-        expected = (self.num_frames, *self.patch_embed.img_size)
+        expected = (self.input_frames, *self.patch_embed.img_size)
         if x.ndim != 5 or tuple(x.shape[2:]) != expected:
             raise ValueError(
                 f"TimeSformer was built for clips (B, 3, {expected[0]}, {expected[1]}, "
@@ -172,9 +215,12 @@ class TimeSformer(VideoBackbone):
             )
 
     def _tokens(self, x: torch.Tensor) -> torch.Tensor:
-        """Embedded tokens: (B*T, 1 + N, D) for space-only, else (B, 1 + T * N, D)."""
-        b, t = x.shape[0], x.shape[2]
-        patches = self.patch_embed(rearrange(x, "b c t h w -> (b t) c h w"))  # (B*T, N, D)
+        """Embedded tokens, T token frames: (B*T, 1 + N, D) for space-only, else (B, 1 + T * N, D)."""
+        b, t = x.shape[0], self.num_frames
+        if self.tubelet_size == 1:
+            patches = self.patch_embed(rearrange(x, "b c t h w -> (b t) c h w"))  # (B*T, N, D)
+        else:
+            patches = self.patch_embed(x)
         patches = patches + self.pos_embed[:, 1:]
         cls = self.cls_token + self.pos_embed[:, :1]  # (1, 1, D)
         if self.attention_type is AttentionType.SPACE:
@@ -223,9 +269,11 @@ def create_timesformer(
     attention_type: str = AttentionType.DIVIDED.value,
     dropout_rate: float = 0.0,
     drop_path_rate: float = 0.1,
+    tubelet_size: int = 1,
 ) -> TimeSformer:
     """Build a TimeSformer (ViT-Base defaults). Named variants live in `vidlab.models.registry`."""
     return TimeSformer(num_classes=num_classes, num_frames=num_frames, img_size=crop_size,
                        patch_size=patch_size, embed_dim=embed_dim, depth=depth,
                        num_heads=num_heads, attention_type=attention_type,
-                       dropout_rate=dropout_rate, drop_path_rate=drop_path_rate)
+                       dropout_rate=dropout_rate, drop_path_rate=drop_path_rate,
+                       tubelet_size=tubelet_size)

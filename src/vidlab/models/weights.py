@@ -343,7 +343,9 @@ def inflate_vit_into_timesformer(model: nn.Module, vit_state: dict[str, torch.Te
     embedding is resampled when the patch grid differs). For divided space-time attention the
     temporal attention and its norm start as copies of the spatial ones, while ``temporal_fc``
     and ``time_embed`` stay zero, so on a static clip the video model computes exactly what the
-    image model computes on the frame. The classifier is loaded only if its size matches.
+    image model computes on the frame. The classifier is loaded only if its size matches. With a
+    tubelet embedding (``tubelet_size`` k > 1) the 2D patch kernel is repeated over the k frames
+    and divided by k, so a static clip still embeds exactly as its frame does.
 
     Args:
         model: a `vidlab.models.timesformer.TimeSformer`.
@@ -362,6 +364,10 @@ def inflate_vit_into_timesformer(model: nn.Module, vit_state: dict[str, torch.Te
     if pos is not None and pos.shape != model.pos_embed.shape:
         grid = model.patch_embed.grid_size
         state["pos_embed"] = resample_abs_pos_embed(pos, new_size=list(grid), num_prefix_tokens=1)
+    proj = state.get("patch_embed.proj.weight")
+    tubelet = getattr(model, "tubelet_size", 1)
+    if proj is not None and proj.ndim == 4 and tubelet > 1:
+        state["patch_embed.proj.weight"] = proj.unsqueeze(2).repeat(1, 1, tubelet, 1, 1) / tubelet
     if model.attention_type is AttentionType.DIVIDED:
         for name in list(state):
             match = re.match(r"^blocks\.(\d+)\.(attn|norm1)\.(.*)$", name)
