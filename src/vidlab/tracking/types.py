@@ -12,6 +12,7 @@ Boxes are always named by their format:
 from __future__ import annotations
 
 import enum
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -182,11 +183,7 @@ class Tracks:
 
     def to_array(self) -> np.ndarray:
         """The ``(M, 6)`` float64 array ``x1, y1, x2, y2, track_id, score`` of the public API."""
-        out = np.empty((len(self), TRACK_COLUMNS))
-        out[:, :4] = self.xyxy
-        out[:, 4] = self.track_id
-        out[:, 5] = self.score
-        return out
+        return np.concatenate([self.xyxy, self.track_id[:, None], self.score[:, None]], axis=1)
 
 
 @dataclass(frozen=True)
@@ -245,32 +242,53 @@ def tlwh_to_xyxy(tlwh: np.ndarray) -> np.ndarray:
     return out
 
 
+# Box conversions that are sums of two exactly scaled coordinates are done as one small matrix
+# product: with at most two non-zero terms per output and coefficients of +-1 and +-0.5 (exact in
+# binary), each output is rounded once, so the result equals the elementwise formula bit for bit
+# whatever order the BLAS kernel sums in. One product replaces several numpy calls, which is what
+# costs time on the few dozen boxes of a frame. Inputs must be finite (0 * inf is NaN), as
+# detections and Kalman states are.
+
+#: xyxy @ this = centre x, centre y, width, height.
+_XYXY_TO_XYWH = np.array(
+    [[0.5, 0.0, -1.0, 0.0], [0.0, 0.5, 0.0, -1.0], [0.5, 0.0, 1.0, 0.0], [0.0, 0.5, 0.0, 1.0]]
+)
+
+
+@functools.cache
+def _xyah_to_corners_matrix(width: int) -> np.ndarray:
+    """(width, 4): a row ``x, y, a, h, ...`` times this is ``x, y - h/2, x, y + h/2``."""
+    out = np.zeros((width, 4))
+    out[0, 0] = out[0, 2] = out[1, 1] = out[1, 3] = 1.0
+    out[3, 1], out[3, 3] = -0.5, 0.5
+    out.flags.writeable = False
+    return out
+
+
 def xyxy_to_xyah(xyxy: np.ndarray) -> np.ndarray:
     """(N, 4) corners -> (N, 4) centre x, y, aspect w/h, height."""
-    out = np.empty_like(xyxy)
-    out[:, 3] = xyxy[:, 3] - xyxy[:, 1]
-    out[:, 2] = (xyxy[:, 2] - xyxy[:, 0]) / out[:, 3]
-    out[:, :2] = (xyxy[:, :2] + xyxy[:, 2:]) * 0.5
+    out = xyxy @ _XYXY_TO_XYWH  # centre x, y, w, h
+    np.divide(out[:, 2], out[:, 3], out=out[:, 2])
     return out
 
 
 def xyah_to_xyxy(xyah: np.ndarray) -> np.ndarray:
-    """(N, 4) centre x, y, aspect w/h, height -> (N, 4) corners."""
-    half = xyah[:, 2:4] * 0.5  # (a/2, h/2)
-    half[:, 0] *= xyah[:, 3]  # w/2 = a * h / 2
-    centre = xyah[:, :2]
-    out = np.empty((xyah.shape[0], 4))
-    np.subtract(centre, half, out=out[:, :2])
-    np.add(centre, half, out=out[:, 2:])
+    """(N, 4) centre x, y, aspect w/h, height -> (N, 4) corners.
+
+    Wider rows (Kalman states ``x, y, a, h`` followed by velocities) are accepted; the columns
+    after the fourth are ignored.
+    """
+    half_w = xyah[:, 2] * 0.5
+    half_w *= xyah[:, 3]  # w/2 = a/2 * h
+    out = xyah @ _xyah_to_corners_matrix(xyah.shape[1])  # x, y - h/2, x, y + h/2
+    out[:, 0] -= half_w
+    out[:, 2] += half_w
     return out
 
 
 def xyxy_to_xywh(xyxy: np.ndarray) -> np.ndarray:
     """(N, 4) corners -> (N, 4) centre x, y, width, height."""
-    out = np.empty_like(xyxy)
-    out[:, 2:] = xyxy[:, 2:] - xyxy[:, :2]
-    out[:, :2] = (xyxy[:, :2] + xyxy[:, 2:]) * 0.5
-    return out
+    return xyxy @ _XYXY_TO_XYWH
 
 
 def xywh_to_xyxy(xywh: np.ndarray) -> np.ndarray:

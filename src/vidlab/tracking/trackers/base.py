@@ -211,11 +211,21 @@ class BaseTracker(ABC):
         return None
 
     def _new_rows(
-        self, dets: Detections, state: TrackState, embedding: np.ndarray | None = None
+        self,
+        dets: Detections,
+        state: TrackState,
+        embedding: np.ndarray | None = None,
+        *,
+        measurement: np.ndarray | None = None,
     ) -> TrackTable:
-        """Table rows for tracks born from ``dets`` in the current frame (ids not yet assigned)."""
+        """Table rows for tracks born from ``dets`` in the current frame (ids not yet assigned).
+
+        ``measurement``: ``self.kf.measure(dets.xyxy)`` when the caller already has it.
+        """
         n = len(dets)
-        mean, cov = self.kf.initiate(self.kf.measure(dets.xyxy))
+        if measurement is None:
+            measurement = self.kf.measure(dets.xyxy)
+        mean, cov = self.kf.initiate(measurement)
         ints = np.empty((n, _NUM_INT_COLUMNS), np.int64)
         ints[:] = (UNCONFIRMED_ID, int(state), 0, self.frame_id, self.frame_id)  # column order
         return type(self._table)(
@@ -241,9 +251,10 @@ class BaseTracker(ABC):
 
     def _drop_removed(self) -> None:
         """Delete the rows in state REMOVED."""
-        keep = self._table.state != _REMOVED  # a plain int: comparing with the enum is slow
-        if not keep.all():
-            self._table = self._table.take(keep)
+        state = self._table.state
+        # A Python scan of a few dozen ints is cheaper than numpy's compare-and-reduce.
+        if _REMOVED in state.tolist():
+            self._table = self._table.take(state != _REMOVED)  # a plain int, not the enum
 
     def _report(self, rows: np.ndarray, xyxy: np.ndarray | None = None) -> Tracks:
         """The :class:`Tracks` of ``rows``, boxes from the Kalman state unless ``xyxy`` is given."""

@@ -139,15 +139,18 @@ class ByteTrack(BaseTracker):
     def _step(self, dets: Detections, frame: np.ndarray | None) -> Tracks:
         high, low = self._split_by_score(dets)
         emb = self._embeddings_for(dets, high, frame)
-        self._predict()
+        # Tentative rows keep their state until the unconfirmed stage, so they are found once.
+        tentative = (self._table.state == _TENTATIVE).nonzero()[0]
+        self._predict(tentative)
         self._compensate_motion(frame)
         iou = iou_xyxy(self.kf.to_xyxy(self._table.mean), dets.xyxy)  # (T, N), sliced per stage
+        meas = self.kf.measure(dets.xyxy)  # (N, 4), shared by the Kalman update and new tracks
         matches = MatchBatch()
-        left_tracks, left_high = self._first_association(iou, dets, high, emb, matches)
+        left_tracks, left_high = self._first_association(iou, dets, high, emb, matches, tentative)
         self._second_association(iou, left_tracks, low, matches)
-        left_high = self._unconfirmed_association(iou, dets, left_high, emb, matches)
-        self._apply_matches(dets, emb, matches)
-        self._spawn(dets, emb, left_high)
+        left_high = self._unconfirmed_association(iou, dets, left_high, emb, matches, tentative)
+        self._apply_matches(dets, meas, emb, matches)
+        self._spawn(dets, meas, emb, left_high)
         self._age_out()
         boxes = self.kf.to_xyxy(self._table.mean)  # post-update boxes, shared by the last steps
         self._remove_duplicates(boxes)
@@ -169,21 +172,23 @@ class ByteTrack(BaseTracker):
         """(N, D) embeddings of the frame's detections if appearance is used (not in ByteTrack)."""
         return None
 
-    def _predict(self) -> None:
+    def _predict(self, tentative: np.ndarray) -> None:
         """Kalman-predict tracked and lost tracks (lost ones first lose their size velocity).
 
         As in the reference, one-frame-old tentative tracks are not predicted (their velocity is
         zero; only their covariance would grow).
+
+        Args:
+            tentative: ascending rows of the tentative tracks.
         """
         t = self._table
-        if len(t) == 0:
-            return
         state = t.state
-        t.mean[:, self.lost_velocity_dims][state == _LOST] = 0.0
-        tentative = (state == _TENTATIVE).nonzero()[0]
+        if state.size == 0:
+            return
+        t.mean[state == _LOST, self.lost_velocity_dims] = 0.0
         if tentative.size == 0:
             t.mean, t.cov = self.kf.predict(t.mean, t.cov)
-        elif tentative.size < len(state):  # predict all, then restore the tentative rows
+        elif tentative.size < state.size:  # predict all, then restore the tentative rows
             kept_mean, kept_cov = t.mean[tentative], t.cov[tentative]
             t.mean, t.cov = self.kf.predict(t.mean, t.cov)
             t.mean[tentative], t.cov[tentative] = kept_mean, kept_cov
@@ -213,13 +218,21 @@ class ByteTrack(BaseTracker):
         high: np.ndarray,
         emb: np.ndarray | None,
         matches: MatchBatch,
+        tentative: np.ndarray,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Tracked and lost tracks vs high detections; returns unmatched rows and detections."""
         # Tracked or lost: removed rows are dropped at the end of every frame, so "not tentative".
-        pool = (self._table.state != _TENTATIVE).nonzero()[0]
+        num_tracks = iou.shape[0]
+        if tentative.size == 0:
+            pool = np.arange(num_tracks)
+        else:
+            pool = (self._table.state != _TENTATIVE).nonzero()[0]
         a = linear_assignment(self._first_cost(pool, high, iou, dets, emb), self.match_thresh)
-        matches.add(pool[a.rows], high[a.cols], True)
-        return pool[a.unmatched_rows], high[a.unmatched_cols]
+        num_dets = iou.shape[1]
+        matches.add(_compose(pool, a.rows, num_tracks), _compose(high, a.cols, num_dets), True)
+        return _compose(pool, a.unmatched_rows, num_tracks), _compose(
+            high, a.unmatched_cols, num_dets
+        )
 
     def _second_association(
         self, iou: np.ndarray, left: np.ndarray, low: np.ndarray, matches: MatchBatch
@@ -257,10 +270,11 @@ class ByteTrack(BaseTracker):
         left_high: np.ndarray,
         emb: np.ndarray | None,
         matches: MatchBatch,
+        tentative: np.ndarray,
     ) -> np.ndarray:
         """Tentative tracks vs the high detections left over; unmatched tentatives are removed."""
         t = self._table
-        rows = (t.state == _TENTATIVE).nonzero()[0]
+        rows = tentative
         if rows.size == 0:
             return left_high
         if left_high.size == 0:
@@ -274,15 +288,20 @@ class ByteTrack(BaseTracker):
         t.state[rows[a.unmatched_rows]] = _REMOVED
         return left_high[a.unmatched_cols]
 
-    def _apply_matches(self, dets: Detections, emb: np.ndarray | None, matches: MatchBatch) -> None:
-        """One batched Kalman update for every match of the frame; matched tracks become tracked."""
+    def _apply_matches(
+        self, dets: Detections, meas: np.ndarray, emb: np.ndarray | None, matches: MatchBatch
+    ) -> None:
+        """One batched Kalman update for every match of the frame; matched tracks become tracked.
+
+        Args:
+            meas: (N, 4) the frame's detections in the filter's measurement format.
+        """
         if not matches.rows:
             return
         t = self._table
         rows = np.concatenate(matches.rows) if len(matches.rows) > 1 else matches.rows[0]
         cols = np.concatenate(matches.dets) if len(matches.dets) > 1 else matches.dets[0]
-        xyxy = dets.xyxy[cols]
-        t.mean[rows], t.cov[rows] = self.kf.update(t.mean[rows], t.cov[rows], self.kf.measure(xyxy))
+        t.mean[rows], t.cov[rows] = self.kf.update(t.mean[rows], t.cov[rows], meas[cols])
         t.ints[rows[:, None], _MATCH_COLUMNS] = (_TRACKED, 0, self.frame_id)
         t.score[rows] = dets.score[cols]
         if emb is not None:
@@ -293,8 +312,14 @@ class ByteTrack(BaseTracker):
     def _update_embeddings(self, emb: np.ndarray, matches: MatchBatch) -> None:
         """Appearance state update of matched tracks (none in ByteTrack)."""
 
-    def _spawn(self, dets: Detections, emb: np.ndarray | None, left_high: np.ndarray) -> None:
-        """New tracks from confident unmatched detections; tentative except in the first frame."""
+    def _spawn(
+        self, dets: Detections, meas: np.ndarray, emb: np.ndarray | None, left_high: np.ndarray
+    ) -> None:
+        """New tracks from confident unmatched detections; tentative except in the first frame.
+
+        Args:
+            meas: (N, 4) the frame's detections in the filter's measurement format.
+        """
         keep = left_high[dets.score[left_high] >= self.new_track_thresh]
         if keep.size == 0:
             return
@@ -303,6 +328,7 @@ class ByteTrack(BaseTracker):
             dets.select(keep),
             TrackState.TRACKED if first else TrackState.TENTATIVE,
             None if emb is None else emb[keep],
+            measurement=meas[keep],
         )
         start = len(self._table)
         self._table.extend(new)
@@ -316,7 +342,13 @@ class ByteTrack(BaseTracker):
         of the duplicate check) and are remembered as expired.
         """
         t = self._table
-        unseen = self.frame_id - t.last_frame
+        last = t.last_frame
+        # When even the row seen longest ago is recent enough, no lost track has expired. Only
+        # lost rows can be that old (the others were matched this frame or born a frame ago), so
+        # this skips the masks below in all but the frames where a track actually expires.
+        if last.size == 0 or self.frame_id - min(last.tolist()) <= self.max_time_lost:
+            return
+        unseen = self.frame_id - last
         expired = (t.state == _LOST) & (unseen > self.max_time_lost)
         if not expired.any():
             return
@@ -347,6 +379,14 @@ class ByteTrack(BaseTracker):
         lost_younger = age[a_rows] > age[l_rows]
         state[l_rows[lost_younger]] = _REMOVED
         state[a_rows[~lost_younger]] = _REMOVED
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray, size: int) -> np.ndarray:
+    """``outer[inner]`` where ``outer`` is an ascending subset of ``range(size)``.
+
+    When ``outer`` holds every index it is the identity and the lookup is skipped.
+    """
+    return inner if outer.size == size else outer[inner]
 
 
 def _submatrix(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
