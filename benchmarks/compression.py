@@ -98,8 +98,8 @@ def run(name: str, overrides: list[str], args: argparse.Namespace) -> tuple[dict
 
 def quantize(name: str, ckpt: Path, data: list[str], args: argparse.Namespace) -> list[tuple]:
     """int8 exports of one checkpoint through the export stage (`python export.py`): rows of
-    format, validation top-1, its drop from eager fp32, latency at batch 1 / 8 and the speed-up
-    over eager fp32, on one thread."""
+    model, format, validation top-1, its drop from eager fp32, latency at batch 1 / 8 and the
+    speed-up over eager fp32, on one thread."""
     overrides = [f"ckpt_path={ckpt}", f"export.formats=[{','.join(INT8_FORMATS)}]",
                  "export.threads=1", f"export.num_parity_clips={args.val_size}",
                  *[d for d in data if d.startswith("data.")]]
@@ -109,7 +109,7 @@ def quantize(name: str, ckpt: Path, data: list[str], args: argparse.Namespace) -
     rows = []
     for fmt in ("pytorch_fp32", *INT8_FORMATS):
         key = f"export/{fmt}"
-        rows.append((f"{name} {fmt}", metrics[f"{key}/top1"], metrics[f"{key}/top1_drop"],
+        rows.append((name, fmt, metrics[f"{key}/top1"], metrics[f"{key}/top1_drop"],
                      metrics[f"{key}/latency_ms_b1"], metrics[f"{key}/latency_ms_b8"],
                      metrics[f"{base}/latency_ms_b1"] / metrics[f"{key}/latency_ms_b1"]))
     return rows
@@ -238,7 +238,7 @@ def main() -> None:
     if int8_rows:
         print_table(f"Post-training int8 (export stage), {args.val_size} validation clips, "
                     f"{args.frames}x{args.crop}px, 1 thread",
-                    ["model / format", "val top1", "drop", "ms b1", "ms b8", "speed-up b1"],
+                    ["model", "format", "val top1", "drop", "ms b1", "ms b8", "speed-up b1"],
                     int8_rows)
 
 
