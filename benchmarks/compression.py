@@ -7,8 +7,9 @@ the real training task (`vidlab.tasks.train.run`) with the project's configs:
 1. teacher, trained for ``--teacher-epochs``;
 2. student alone, ``--epochs`` epochs;
 3. student distilled: the same student, same epochs, seed and data, with ``callbacks=distill``
-   from the teacher's best checkpoint (teacher logits cached: the synthetic clips carry no
-   random augmentation);
+   from the teacher's best checkpoint (KL at ``--kd-temperature`` weighted ``--kd-alpha``, the
+   hard labels ``1 - alpha``; teacher logits cached: the synthetic clips carry no random
+   augmentation);
 4. structured pruning: the preset's base checkpoint (student alone or teacher) pruned by
    ``--ratio`` of its channels (``callbacks=prune_structured``), fine-tuned for
    ``--finetune-epochs``;
@@ -181,6 +182,9 @@ def main() -> None:
                         help="reuse the student-alone run of an earlier run")
     parser.add_argument("--val-size", type=int, default=400,
                         help="validation and test clips (also the int8 parity clips)")
+    parser.add_argument("--kd-alpha", type=float, default=0.9,
+                        help="weight of the distillation term (1 - alpha: the hard labels)")
+    parser.add_argument("--kd-temperature", type=float, default=4.0)
     parser.add_argument("--skip-distill", action="store_true")
     parser.add_argument("--skip-prune", action="store_true")
     parser.add_argument("--skip-int8", action="store_true")
@@ -208,7 +212,8 @@ def main() -> None:
     if not args.skip_distill:
         distilled, _ = run("student_distilled", [
             *student, "callbacks=distill", f"callbacks.distill.teacher_ckpt={teacher_ckpt}",
-            "callbacks.distill.alpha=0.5", "callbacks.distill.temperature=2.0",
+            f"callbacks.distill.alpha={args.kd_alpha}",
+            f"callbacks.distill.temperature={args.kd_temperature}",
             "callbacks.distill.cache_logits=true"], args)
         rows.append((f"student {s_name} distilled", distilled["test/top1"], distilled["wall_s"]))
     title = f"Synthetic actions, {args.train_size} training clips, {args.frames}x{args.crop}px"
