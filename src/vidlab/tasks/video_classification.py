@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vidlab.evaluation.classification import ClassificationReport, classification_report, fuse_views
+from vidlab.models.layers.cpu_bf16 import guard_temporal_convs
 from vidlab.optim import param_groups
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,15 @@ class VideoClassifier(pl.LightningModule):
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         return self.net(video)
+
+    def on_fit_start(self) -> None:
+        # PyTorch CPU bf16 autocast gets temporal-kernel Conv3d weight gradients wrong on short
+        # clips (vidlab.models.layers.cpu_bf16): compute those few in float32.
+        if self.device.type == "cpu" and str(self.trainer.precision).startswith("bf16"):
+            guarded = guard_temporal_convs(self.net)
+            if guarded:
+                log.info("bf16 on CPU: %d temporal convolutions run in float32 on short clips",
+                         guarded)
 
     def _step(self, batch: dict[str, Any], split: str) -> tuple[torch.Tensor, torch.Tensor]:
         training = split == "train"
