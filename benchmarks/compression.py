@@ -82,10 +82,15 @@ def compose_run(overrides: list[str], out_dir: Path, data_dir: Path,
     return cfg
 
 
+def best_ckpt(run_dir: Path) -> Path:
+    """The best checkpoint a training run directory keeps."""
+    return run_dir / "checkpoints" / "best.ckpt"
+
+
 def reuse(run_dir: Path) -> tuple[dict, Path]:
     """Metrics and best checkpoint of an earlier training run directory."""
     payload = json.loads((run_dir / "metrics.json").read_text())
-    return {**payload["metrics"], "wall_s": payload["wall_time_s"]}, run_dir / "checkpoints" / "best.ckpt"
+    return {**payload["metrics"], "wall_s": payload["wall_time_s"]}, best_ckpt(run_dir)
 
 
 def run(name: str, overrides: list[str], args: argparse.Namespace) -> tuple[dict, Path]:
@@ -94,7 +99,7 @@ def run(name: str, overrides: list[str], args: argparse.Namespace) -> tuple[dict
     started = time.perf_counter()
     metrics = train.run(compose_run(overrides, out, args.out / "data"))
     metrics["wall_s"] = time.perf_counter() - started
-    return metrics, out / "checkpoints" / "best.ckpt"
+    return metrics, best_ckpt(out)
 
 
 def quantize(name: str, ckpt: Path, data: list[str], args: argparse.Namespace) -> list[tuple]:

@@ -115,7 +115,6 @@ class TubeletEmbed(nn.Module):
         self.img_size = (img_size, img_size)
         self.grid_size = (img_size // patch_size,) * 2
         self.num_patches = self.grid_size[0] * self.grid_size[1]
-        self.tubelet = tubelet
         kernel = (tubelet, patch_size, patch_size)
         self.proj = nn.Conv3d(3, embed_dim, kernel_size=kernel, stride=kernel)
 

@@ -365,7 +365,7 @@ def inflate_vit_into_timesformer(model: nn.Module, vit_state: dict[str, torch.Te
         grid = model.patch_embed.grid_size
         state["pos_embed"] = resample_abs_pos_embed(pos, new_size=list(grid), num_prefix_tokens=1)
     proj = state.get("patch_embed.proj.weight")
-    tubelet = getattr(model, "tubelet_size", 1)
+    tubelet = model.tubelet_size
     if proj is not None and proj.ndim == 4 and tubelet > 1:
         state["patch_embed.proj.weight"] = proj.unsqueeze(2).repeat(1, 1, tubelet, 1, 1) / tubelet
     if model.attention_type is AttentionType.DIVIDED:
