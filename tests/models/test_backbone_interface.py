@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from vidlab.models.frame2d import FrameBaseline
-from vidlab.models.timesformer import create_timesformer
+from vidlab.models.timesformer import ClipStandardize, create_timesformer
 from vidlab.models.x3d import create_x3d
 
 BUILDERS = {
@@ -16,6 +16,9 @@ BUILDERS = {
     "timesformer_tubelet": lambda n: create_timesformer(
         num_classes=n, num_frames=4, crop_size=32, patch_size=8, embed_dim=32, depth=2,
         num_heads=2, tubelet_size=2),
+    "timesformer_stem": lambda n: create_timesformer(
+        num_classes=n, num_frames=4, crop_size=32, patch_size=8, embed_dim=32, depth=2,
+        num_heads=2, tubelet_size=2, stem_width=8, standardize_clips=True),
 }
 
 
@@ -67,3 +70,46 @@ def test_tubelet_tokens_span_frames():
     assert not torch.allclose(net(x), net(x.flip(2)), atol=1e-4)
     with pytest.raises(ValueError, match="multiple of tubelet_size"):
         create_timesformer(num_classes=4, num_frames=5, crop_size=32, tubelet_size=2)
+
+
+def test_clip_standardize_removes_each_clips_colour_offset_and_scale():
+    torch.manual_seed(0)
+    x = torch.randn(3, 3, 4, 8, 8)
+    y = ClipStandardize()(x)
+    std, mean = torch.std_mean(y, dim=(2, 3, 4))
+    torch.testing.assert_close(mean, torch.zeros(3, 3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(std, torch.ones(3, 3))
+    # A per-clip, per-channel gain and offset (another background colour, contrast) is undone.
+    gain, offset = torch.rand(3, 3, 1, 1, 1) + 0.5, torch.randn(3, 3, 1, 1, 1)
+    torch.testing.assert_close(ClipStandardize()(x * gain + offset), y, atol=1e-5, rtol=1e-5)
+    # A constant clip stays finite (the scale is floored).
+    assert torch.isfinite(ClipStandardize()(torch.ones(1, 3, 2, 4, 4))).all()
+
+
+def test_standardized_timesformer_ignores_clip_colour():
+    torch.manual_seed(0)
+    net = BUILDERS["timesformer_stem"](4).eval()
+    x = torch.randn(2, 3, 4, 32, 32)
+    shifted = x * torch.tensor([1.5, 0.8, 1.2]).view(1, 3, 1, 1, 1) + torch.tensor(
+        [0.3, -1.0, 2.0]).view(1, 3, 1, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(net(shifted), net(x), atol=1e-5, rtol=1e-4)
+    plain = create_timesformer(num_classes=4, num_frames=4, crop_size=32, patch_size=8,
+                               embed_dim=32, depth=2, num_heads=2, tubelet_size=2).eval()
+    with torch.no_grad():
+        assert not torch.allclose(plain(shifted), plain(x), atol=1e-3)
+
+
+@pytest.mark.parametrize(("patch", "tubelet", "frames"), [(8, 2, 4), (4, 1, 3), (16, 4, 8)])
+def test_conv_stem_makes_the_linear_embeddings_token_grid(patch, tubelet, frames):
+    kwargs = {"num_classes": 3, "num_frames": frames, "crop_size": 32, "patch_size": patch,
+              "embed_dim": 16, "depth": 1, "num_heads": 2, "tubelet_size": tubelet}
+    linear, stem = create_timesformer(**kwargs), create_timesformer(**kwargs, stem_width=4)
+    assert stem.patch_embed.num_patches == linear.patch_embed.num_patches
+    x = torch.randn(2, 3, frames, 32, 32)
+    tokens = (1 + (frames // tubelet) * (32 // patch) ** 2)
+    assert stem.forward_features(x).shape == linear.forward_features(x).shape == (2, tokens, 16)
+    convs = [m for m in stem.patch_embed.proj if isinstance(m, torch.nn.Conv3d)]
+    assert len(convs) == patch.bit_length()  # log2(patch) strided convolutions, then a 1x1x1
+    with pytest.raises(ValueError, match="power-of-two patch size"):
+        create_timesformer(**{**kwargs, "patch_size": 6, "crop_size": 36}, stem_width=4)

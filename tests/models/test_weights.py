@@ -144,6 +144,22 @@ def test_joint_attention_inflation_loads_every_vit_tensor():
     assert report.missing == ("time_embed",) and report.unexpected == ()
 
 
+def test_inflation_into_a_conv_stem_reports_the_stem_and_loads_the_blocks():
+    torch.manual_seed(0)
+    dims = {"embed_dim": 32, "depth": 2, "num_heads": 2}
+    vit = VisionTransformer(img_size=32, patch_size=16, num_classes=3, **dims)
+    video = create_timesformer(num_classes=3, num_frames=4, crop_size=32, patch_size=16,
+                               tubelet_size=2, stem_width=4, **dims)
+    report = inflate_vit_into_timesformer(video, vit.state_dict())
+    assert set(report.unexpected) == {"patch_embed.proj.weight", "patch_embed.proj.bias"}
+    stem = [k for k in report.missing if k.startswith("patch_embed.proj.")]
+    assert len(stem) == len([k for k in video.state_dict() if k.startswith("patch_embed.proj.")])
+    # Besides the stem only the parts the inflation keeps at zero are missing.
+    assert all(k.startswith("patch_embed.proj.") or "temporal_fc" in k or k == "time_embed"
+               for k in report.missing)
+    torch.testing.assert_close(video.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
+
+
 def test_inflation_resamples_the_position_grid():
     dims = {"embed_dim": 32, "depth": 1, "num_heads": 2}
     vit = VisionTransformer(img_size=32, patch_size=16, num_classes=3, **dims)

@@ -15,10 +15,16 @@ temporal branch ends in ``temporal_fc``, initialised to zero, and the time embed
 zero, so an inflated model equals the image model on a static clip at initialisation. Module
 names follow the official TimeSformer code (``temporal_norm1``, ``temporal_attn``,
 ``temporal_fc``, ``time_embed``) so its checkpoints need no remapping.
+
+Two options, both off by default, make a small TimeSformer trainable from scratch on little data
+(the embedded synthetic actions, where without them it stays at chance; see the README):
+``standardize_clips`` (`ClipStandardize`) and a convolutional stem instead of the linear patch
+embedding (``stem_width``, `conv_stem`).
 """
 
 from __future__ import annotations
 
+import math
 from enum import Enum
 from typing import Any
 
@@ -91,9 +97,59 @@ class DividedSpaceTimeBlock(nn.Module):
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
 
+class ClipStandardize(nn.Module):
+    """Standardise every clip on its own: per channel, over its frames and pixels.
+
+    A linear patch embedding sees a clip's overall colour as much as its content. When that colour
+    varies a lot from clip to clip and says nothing about the class (the synthetic actions draw
+    every background and actor colour at random), a transformer trained from scratch first has to
+    learn to discount it, and on a small dataset it stalls at chance instead. Removing each clip's
+    own mean and scale takes that away; a static background then also sits near zero.
+    Per-example input normalisation of this kind is common for audio (per-utterance mean and
+    variance normalisation).
+    """
+
+    def __init__(self, eps: float = 1e-3) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> same shape, zero mean and unit standard deviation per (clip, channel)."""
+        std, mean = torch.std_mean(x, dim=(2, 3, 4), keepdim=True)
+        return (x - mean) / std.clamp_min(self.eps)
+
+
+def conv_stem(patch_size: int, tubelet: int, width: int, embed_dim: int) -> nn.Sequential:
+    """A convolutional stem in place of the ``tubelet x patch x patch`` linear embedding.
+
+    The design of Xiao et al., "Early Convolutions Help Transformers See Better" (NeurIPS 2021),
+    made 3D: log2(patch_size) 3x3 convolutions of stride 2 (BatchNorm, ReLU), doubling the width
+    from `width`, then a 1x1x1 convolution to the token width. The first convolution is per frame,
+    the others see 3 frames; the last one instead spans and strides over `tubelet` frames when
+    tubelets are longer than one frame. Its output grid equals the linear embedding's.
+    """
+    steps = int(math.log2(patch_size))
+    if patch_size < 2 or 2 ** steps != patch_size:
+        raise ValueError(f"a convolutional stem needs a power-of-two patch size, got {patch_size}")
+    layers: list[nn.Module] = []
+    channels = 3
+    for i in range(steps):
+        if i == steps - 1 and tubelet > 1:
+            t_kernel, t_stride, t_pad = tubelet, tubelet, 0
+        else:
+            t_kernel, t_stride, t_pad = (1, 1, 0) if i == 0 else (3, 1, 1)
+        out = width * 2 ** i
+        layers += [nn.Conv3d(channels, out, (t_kernel, 3, 3), (t_stride, 2, 2), (t_pad, 1, 1),
+                             bias=False),
+                   nn.BatchNorm3d(out), nn.ReLU(inplace=True)]
+        channels = out
+    layers.append(nn.Conv3d(channels, embed_dim, kernel_size=1))
+    return nn.Sequential(*layers)
+
+
 class TubeletEmbed(nn.Module):
-    """Non-overlapping ``tubelet x patch x patch`` cubes linearly embedded (a strided Conv3d),
-    the tubelet embedding of ViViT (Arnab et al., ICCV 2021, sec. 3.2).
+    """Non-overlapping ``tubelet x patch x patch`` cubes embedded as tokens: linearly (a strided
+    Conv3d, the tubelet embedding of ViViT, Arnab et al., ICCV 2021, sec. 3.2), or by `conv_stem`.
 
     With ``tubelet > 1`` every token sees a few consecutive frames, so local motion is in the
     tokens themselves rather than only in what temporal attention can work out from single-frame
@@ -106,9 +162,11 @@ class TubeletEmbed(nn.Module):
         patch_size: square patch side in pixels.
         tubelet: frames per token.
         embed_dim: token width D.
+        stem_width: 0 for the linear embedding, else the first width of a `conv_stem`.
     """
 
-    def __init__(self, img_size: int, patch_size: int, tubelet: int, embed_dim: int) -> None:
+    def __init__(self, img_size: int, patch_size: int, tubelet: int, embed_dim: int,
+                 stem_width: int = 0) -> None:
         super().__init__()
         if img_size % patch_size:
             raise ValueError(f"crop size {img_size} is not a multiple of patch size {patch_size}")
@@ -116,7 +174,9 @@ class TubeletEmbed(nn.Module):
         self.grid_size = (img_size // patch_size,) * 2
         self.num_patches = self.grid_size[0] * self.grid_size[1]
         kernel = (tubelet, patch_size, patch_size)
-        self.proj = nn.Conv3d(3, embed_dim, kernel_size=kernel, stride=kernel)
+        self.proj: nn.Module = (
+            conv_stem(patch_size, tubelet, stem_width, embed_dim) if stem_width > 0
+            else nn.Conv3d(3, embed_dim, kernel_size=kernel, stride=kernel))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> (B * T / tubelet, N, D) tokens, frame-major like `PatchEmbed`."""
@@ -140,6 +200,9 @@ class TimeSformer(VideoBackbone):
         drop_path_rate: stochastic depth, increasing linearly to this value over the blocks.
         tubelet_size: frames per token (1: the paper's per-frame patches; > 1: `TubeletEmbed`,
             and attention spans ``num_frames / tubelet_size`` token frames).
+        stem_width: 0 (the paper's linear patch embedding), or the first width of a
+            convolutional stem (`conv_stem`; ImageNet ViT weights then leave it untouched).
+        standardize_clips: standardise every input clip on its own first (`ClipStandardize`).
     """
 
     def __init__(
@@ -157,6 +220,8 @@ class TimeSformer(VideoBackbone):
         dropout_rate: float = 0.0,
         drop_path_rate: float = 0.1,
         tubelet_size: int = 1,
+        stem_width: int = 0,
+        standardize_clips: bool = False,
     ) -> None:
         super().__init__()
         if tubelet_size < 1 or num_frames % tubelet_size:
@@ -167,9 +232,11 @@ class TimeSformer(VideoBackbone):
         self.tubelet_size = tubelet_size
         self.num_frames = num_frames // tubelet_size  # token frames: what attention spans
         self.num_features = embed_dim
+        self.input_norm = ClipStandardize() if standardize_clips else nn.Identity()
         self.patch_embed: nn.Module = (
             PatchEmbed(img_size=img_size, patch_size=patch_size, embed_dim=embed_dim)
-            if tubelet_size == 1 else TubeletEmbed(img_size, patch_size, tubelet_size, embed_dim))
+            if tubelet_size == 1 and stem_width == 0
+            else TubeletEmbed(img_size, patch_size, tubelet_size, embed_dim, stem_width))
         num_patches = self.patch_embed.num_patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim))
@@ -216,7 +283,8 @@ class TimeSformer(VideoBackbone):
     def _tokens(self, x: torch.Tensor) -> torch.Tensor:
         """Embedded tokens, T token frames: (B*T, 1 + N, D) for space-only, else (B, 1 + T * N, D)."""
         b, t = x.shape[0], self.num_frames
-        if self.tubelet_size == 1:
+        x = self.input_norm(x)
+        if isinstance(self.patch_embed, PatchEmbed):
             patches = self.patch_embed(rearrange(x, "b c t h w -> (b t) c h w"))  # (B*T, N, D)
         else:
             patches = self.patch_embed(x)
@@ -269,10 +337,13 @@ def create_timesformer(
     dropout_rate: float = 0.0,
     drop_path_rate: float = 0.1,
     tubelet_size: int = 1,
+    stem_width: int = 0,
+    standardize_clips: bool = False,
 ) -> TimeSformer:
     """Build a TimeSformer (ViT-Base defaults). Named variants live in `vidlab.models.registry`."""
     return TimeSformer(num_classes=num_classes, num_frames=num_frames, img_size=crop_size,
                        patch_size=patch_size, embed_dim=embed_dim, depth=depth,
                        num_heads=num_heads, attention_type=attention_type,
                        dropout_rate=dropout_rate, drop_path_rate=drop_path_rate,
-                       tubelet_size=tubelet_size)
+                       tubelet_size=tubelet_size, stem_width=stem_width,
+                       standardize_clips=standardize_clips)
