@@ -12,7 +12,9 @@ from onnx import numpy_helper
 from torch import nn
 
 from vidlab.export import onnx as onnx_export
+from vidlab.export.program import make_exportable
 from vidlab.export.verify import ParityError, check_onnx_parity
+from vidlab.models.timesformer import create_timesformer
 from vidlab.models.x3d import create_x3d
 from vidlab.tasks import export
 
@@ -29,7 +31,7 @@ def test_swish_is_swapped_for_silu():
     net = nn.Sequential(nn.Conv3d(3, 4, 1), Swish(), nn.Sequential(Swish()))
     x = torch.randn(2, 3, 2, 4, 4)
     expected = net(x)
-    onnx_export.make_exportable(net)
+    make_exportable(net)
     assert not any(isinstance(m, Swish) for m in net.modules())
     assert torch.allclose(net(x), expected, atol=1e-6)
 
@@ -42,6 +44,19 @@ def test_export_parity_and_dynamic_batch(tmp_path):
     assert result.ok and result.num_samples == 6
     assert result.max_abs_diff < 1e-4
     assert result.top1_agreement == 1.0
+
+
+def test_transformer_export_keeps_the_batch_dynamic(tmp_path):
+    """Reshapes of the batch (a TimeSformer's token rearranges) must not bake in the example's
+    batch of 1: the exported model runs at batch 5 and matches eager."""
+    torch.manual_seed(0)
+    net = create_timesformer(num_classes=3, num_frames=4, crop_size=32, patch_size=8,
+                             embed_dim=32, depth=1, num_heads=2, tubelet_size=2, stem_width=4,
+                             standardize_clips=True).eval()
+    clips = torch.randn(5, 3, 4, 32, 32)
+    path = onnx_export.export_onnx(net, clips[:1], tmp_path / "t.onnx")
+    result = check_onnx_parity(path, net, clips, atol=1e-4)
+    assert result.ok and result.num_samples == 5, result.describe()
 
 
 def test_parity_check_catches_a_perturbed_model(tmp_path):

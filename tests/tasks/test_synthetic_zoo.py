@@ -1,5 +1,7 @@
 """The synthetic-data experiments of the zoo models (X3D-XS, a small SlowFast, a small TimeSformer)
-compose, build and train end to end; the synthetic datamodule packs SlowFast pathways."""
+compose, build and train end to end; the synthetic datamodule packs SlowFast pathways; the small
+TimeSformer's recipe, as `python train.py experiment=synthetic_timesformer` runs it, clears 90%
+validation top-1 (slow: about 4 minutes on 2 cores)."""
 
 from __future__ import annotations
 
@@ -30,3 +32,11 @@ def test_synthetic_datamodule_packs_slowfast_pathways(tmp_path):
     assert slow.shape == (4, 3, 2, 16, 16) and fast.shape == (4, 3, 8, 16, 16)
     # The slow pathway is a subset of the fast one's frames (first and last here).
     assert torch.equal(slow[:, :, 0], fast[:, :, 0]) and torch.equal(slow[:, :, 1], fast[:, :, 7])
+
+
+@pytest.mark.slow
+def test_small_timesformer_recipe_clears_ninety_percent(make_cfg):
+    cfg = make_cfg("train", ["experiment=synthetic_timesformer", "trainer.accelerator=cpu",
+                             "test=false"])
+    val_top1 = train.run(cfg)["val/top1"]
+    assert val_top1 >= 0.90, val_top1

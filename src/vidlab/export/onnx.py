@@ -8,26 +8,27 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from vidlab.export.program import export_dynamic_batch, make_exportable
+
 log = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 18
 
 
-def make_exportable(net: nn.Module) -> nn.Module:
-    """Replace layers ONNX cannot express with numerically equivalent standard ones, in place.
+def onnx_program(net: nn.Module, example: torch.Tensor, input_names: list[str],
+                 output_names: list[str], opset: int = DEFAULT_OPSET) -> torch.onnx.ONNXProgram:
+    """The dynamo exporter's ONNX program of `net` with a dynamic batch dimension.
 
-    pytorchvideo's ``Swish`` wraps a custom autograd Function (x * sigmoid(x)) that no exporter can
-    trace into ONNX operators; ``nn.SiLU`` computes the same function. vidlab's own X3D builder
-    already uses SiLU; this covers networks built with pytorchvideo's defaults.
+    The network goes through `export_dynamic_batch` first. Handing the dynamo exporter a batch-1
+    example with ``Dim.AUTO`` instead, as its documentation suggests, specialises the batch to 1
+    in PyTorch 2.14 ("0/1 specialized"): convolutional networks still run at other batch sizes
+    because their ONNX operators ignore the batch, but a transformer's reshapes keep the baked-in
+    batch and fail at batch 2 (the TimeSformer did).
     """
-    from pytorchvideo.layers.swish import Swish
-
-    for name, child in net.named_children():
-        if isinstance(child, Swish):
-            setattr(net, name, nn.SiLU())
-        else:
-            make_exportable(child)
-    return net
+    with torch.no_grad():
+        return torch.onnx.export(export_dynamic_batch(net, example), (example,),
+                                 input_names=input_names, output_names=output_names,
+                                 opset_version=opset, dynamo=True)
 
 
 def export_onnx(net: nn.Module, example: torch.Tensor, path: str | Path, *,
@@ -47,15 +48,7 @@ def export_onnx(net: nn.Module, example: torch.Tensor, path: str | Path, *,
         raise ValueError(f"export from a batch-1 example, got batch {example.shape[0]}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    net = make_exportable(net).eval()
-    # The dynamo exporter specialises a dimension whose example size is 1 unless it is declared
-    # Dim.AUTO (a named Dim with min=1 is rejected for size-1 examples), hence AUTO for batch.
-    batch = torch.export.Dim.AUTO
-    with torch.no_grad():
-        program = torch.onnx.export(
-            net, (example,), input_names=["video"], output_names=["logits"],
-            dynamic_shapes=({0: batch},), opset_version=opset, dynamo=True,
-        )
+    program = onnx_program(make_exportable(net).eval(), example, ["video"], ["logits"], opset)
     program.save(str(path))
     log.info("Wrote ONNX model %s", path)
     return path

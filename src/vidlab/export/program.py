@@ -8,12 +8,27 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vidlab.export.onnx import make_exportable
-
 log = logging.getLogger(__name__)
 
 # Largest batch the exported programs accept (a bound keeps the symbolic shape checks simple).
 MAX_BATCH = 1024
+
+
+def make_exportable(net: nn.Module) -> nn.Module:
+    """Replace layers ONNX cannot express with numerically equivalent standard ones, in place.
+
+    pytorchvideo's ``Swish`` wraps a custom autograd Function (x * sigmoid(x)) that no exporter can
+    trace into ONNX operators; ``nn.SiLU`` computes the same function. vidlab's own X3D builder
+    already uses SiLU; this covers networks built with pytorchvideo's defaults.
+    """
+    from pytorchvideo.layers.swish import Swish
+
+    for name, child in net.named_children():
+        if isinstance(child, Swish):
+            setattr(net, name, nn.SiLU())
+        else:
+            make_exportable(child)
+    return net
 
 
 def export_dynamic_batch(net: nn.Module, example: torch.Tensor) -> torch.export.ExportedProgram:

@@ -23,8 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vidlab.export.onnx import make_exportable
-from vidlab.export.program import export_dynamic_batch
+from vidlab.export.program import export_dynamic_batch, make_exportable
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidlab.export.onnx import DEFAULT_OPSET
+from vidlab.export.onnx import DEFAULT_OPSET, onnx_program
 
 log = logging.getLogger(__name__)
 
@@ -126,18 +126,8 @@ def export_onnx(
         raise ValueError(f"export from a (1, 3, H, W) example, got {tuple(example.shape)}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    model = NormalizedEmbedding(net).eval()
-    # Dim.AUTO: the dynamo exporter specialises a size-1 example dimension otherwise.
-    with torch.no_grad():
-        program = torch.onnx.export(
-            model,
-            (example,),
-            input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: torch.export.Dim.AUTO},),
-            opset_version=opset,
-            dynamo=True,
-        )
+    program = onnx_program(NormalizedEmbedding(net).eval(), example, [INPUT_NAME], [OUTPUT_NAME],
+                           opset)
     program.save(str(path))
     if metadata:
         _write_onnx_metadata(path, metadata)

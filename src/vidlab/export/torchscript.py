@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vidlab.export.onnx import make_exportable
+from vidlab.export.program import make_exportable
 
 log = logging.getLogger(__name__)
 

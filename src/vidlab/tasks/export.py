@@ -28,7 +28,7 @@ from torch import nn
 
 from vidlab.export.bundle import make_card, write_card
 from vidlab.export.formats import ExportContext, ExportFormat, get_format, scratch_dir
-from vidlab.export.onnx import make_exportable
+from vidlab.export.program import make_exportable
 from vidlab.export.report import ExportRow, LatencyOptions, files_size_mb, latencies, write_report
 from vidlab.export.runtime import Predictor, load_predictor, torch_predictor
 from vidlab.export.verify import ParityError, ParityResult, compare_outputs
