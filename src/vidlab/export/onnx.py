@@ -20,10 +20,10 @@ def onnx_program(net: nn.Module, example: torch.Tensor, input_names: list[str],
     """The dynamo exporter's ONNX program of `net` with a dynamic batch dimension.
 
     The network goes through `export_dynamic_batch` first. Handing the dynamo exporter a batch-1
-    example with ``Dim.AUTO`` instead, as its documentation suggests, specialises the batch to 1
-    in PyTorch 2.14 ("0/1 specialized"): convolutional networks still run at other batch sizes
-    because their ONNX operators ignore the batch, but a transformer's reshapes keep the baked-in
-    batch and fail at batch 2 (the TimeSformer did).
+    example with ``Dim.AUTO`` instead specialises the batch to 1 in PyTorch 2.14.1 (it warns
+    "0/1 specialized"): convolutional networks still run at other batch sizes because their ONNX
+    operators ignore the batch, but a transformer's reshapes keep the baked-in batch and fail at
+    batch 2 (the TimeSformer did).
     """
     with torch.no_grad():
         return torch.onnx.export(export_dynamic_batch(net, example), (example,),
