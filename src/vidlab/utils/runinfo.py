@@ -76,3 +76,48 @@ def write_json(path: str | Path, payload: dict[str, Any]) -> Path:
     tmp.write_text(json.dumps(_jsonable(payload), indent=2, sort_keys=False) + "\n")
     os.replace(tmp, path)
     return path
+
+
+#: Version of the ``metrics.json`` layout that `write_metrics` writes.
+METRICS_SCHEMA_VERSION = 1
+
+
+def write_metrics(
+    path: str | Path,
+    *,
+    task: str,
+    metrics: dict[str, Any],
+    details: dict[str, Any] | None = None,
+    provenance: dict[str, Any] | None = None,
+) -> Path:
+    """Write a run's ``metrics.json`` in the one layout every task uses (atomically).
+
+    Layout::
+
+        {"schema": 1, "task": "<task name>",
+         "metrics": {"<split>/<name>": number, ...},   # flat scalars, what sweeps and tables read
+         "details": {...},                              # anything structured (per-sequence, per-class)
+         "provenance": {...}}                           # seed, data, versions, commit, checkpoint
+
+    Args:
+        path: the file to write (usually ``<run dir>/metrics.json``).
+        task: the task that produced it (``train``, ``evaluate``, ``export``, ``track``, ...).
+        metrics: flat scalar metrics keyed ``split/name``; non-finite values become null.
+        details: structured results (default ``{}``).
+        provenance: where the numbers came from (default: package versions and git commit).
+    """
+    for key, value in metrics.items():
+        if isinstance(value, (dict, list, tuple)):
+            raise TypeError(f"metrics[{key!r}] must be a scalar, got {type(value).__name__}")
+    payload = {
+        "schema": METRICS_SCHEMA_VERSION,
+        "task": task,
+        "metrics": dict(metrics),
+        "details": dict(details or {}),
+        "provenance": (
+            dict(provenance)
+            if provenance is not None
+            else {"versions": package_versions(), "git_commit": git_commit()}
+        ),
+    }
+    return write_json(path, payload)
