@@ -2,7 +2,7 @@
 action dataset.
 
 All runs happen in this one process, on the same generated data (same seed, same splits), through
-the real training task (`vidlab.tasks.train.run`) with the project's configs:
+the real training task (the config's ``task_fn``) with the project's configs:
 
 1. teacher, trained for ``--teacher-epochs``;
 2. student alone, ``--epochs`` epochs;
@@ -14,7 +14,7 @@ the real training task (`vidlab.tasks.train.run`) with the project's configs:
    ``--ratio`` of its channels (``callbacks=prune_structured``), fine-tuned for
    ``--finetune-epochs``;
 5. post-training static int8 of the pruning base and of the pruned model through the export stage
-   (`vidlab.tasks.export.run`, formats ``onnx_int8`` and ``pt2e_int8``, calibrated on training
+   (the export stage, formats ``onnx_int8`` and ``pt2e_int8``, calibrated on training
    clips): validation top-1 and its drop from eager fp32, latency at batch 1 and 8 on one thread.
 
 Presets (``--preset``): ``xs`` is the issue's setting, teacher X3D-L (``model=x3d_l``), student
@@ -42,15 +42,15 @@ import statistics
 import time
 from pathlib import Path
 
+import hydra
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, open_dict
 
-from vidlab.tasks import export, train
-from vidlab.tasks.common import classifier_from_checkpoint
-from vidlab.tasks.complexity import count_complexity
+from vidlab.checkpoint import load_network
+from vidlab.models.complexity import count_complexity
 from vidlab.utils.reporting import print_table
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -82,6 +82,11 @@ def compose_run(overrides: list[str], out_dir: Path, data_dir: Path,
     return cfg
 
 
+def run_task(cfg: DictConfig) -> dict:
+    """Run the task the composed config names (``task_fn``), as its entry script would."""
+    return hydra.utils.get_method(cfg.task_fn)(cfg)
+
+
 def best_ckpt(run_dir: Path) -> Path:
     """The best checkpoint a training run directory keeps."""
     return run_dir / "checkpoints" / "best.ckpt"
@@ -97,7 +102,7 @@ def run(name: str, overrides: list[str], args: argparse.Namespace) -> tuple[dict
     """Train one configuration; returns its metrics and best checkpoint."""
     out = args.out / name
     started = time.perf_counter()
-    metrics = train.run(compose_run(overrides, out, args.out / "data"))
+    metrics = run_task(compose_run(overrides, out, args.out / "data"))
     metrics["wall_s"] = time.perf_counter() - started
     return metrics, best_ckpt(out)
 
@@ -109,8 +114,8 @@ def quantize(name: str, ckpt: Path, data: list[str], args: argparse.Namespace) -
     overrides = [f"ckpt_path={ckpt}", f"export.formats=[{','.join(INT8_FORMATS)}]",
                  "export.threads=1", f"export.num_parity_clips={args.val_size}",
                  *[d for d in data if d.startswith("data.")]]
-    metrics = export.run(compose_run(overrides, args.out / f"export_{name}", args.out / "data",
-                                     config="export"))
+    metrics = run_task(compose_run(overrides, args.out / f"export_{name}", args.out / "data",
+                                   config="export"))
     base = "export/pytorch_fp32"
     rows = []
     for fmt in ("pytorch_fp32", *INT8_FORMATS):
@@ -154,13 +159,12 @@ def latency_only(args: argparse.Namespace) -> None:
     import copy
 
     from vidlab.compression.structured import prune_channels
-    from vidlab.tasks.common import build_classifier
 
     t_name, t_model, s_name, s_model, base = PRESETS[args.preset]
     name, overrides = (s_name, s_model) if base == "student" else (t_name, t_model)
     cfg = compose_run([f"data.num_frames={args.frames}", f"data.crop_size={args.crop}",
                        *overrides], args.out / "latency", args.out / "data")
-    net = build_classifier(cfg).net.eval()
+    net = hydra.utils.instantiate(cfg.model.net).eval()
     pruned = copy.deepcopy(net)
     result = prune_channels(pruned, torch.zeros(1, 3, args.frames, args.crop, args.crop),
                             ratio=args.ratio)
@@ -231,8 +235,7 @@ def main() -> None:
         "callbacks=prune_structured", f"callbacks.prune_structured.init_ckpt={base_ckpt}",
         f"callbacks.prune_structured.ratio={args.ratio}"], args)
 
-    models = {"base": classifier_from_checkpoint(base_ckpt)[0].net.eval(),
-              "pruned": classifier_from_checkpoint(pruned_ckpt)[0].net.eval()}
+    models = {"base": load_network(base_ckpt)[0], "pruned": load_network(pruned_ckpt)[0]}
     b_name = s_name if base == "student" else t_name
     rows.append((f"{b_name} pruned {args.ratio:.0%} + fine-tuned", pruned["test/top1"],
                  pruned["wall_s"]))

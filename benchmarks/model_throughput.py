@@ -52,8 +52,6 @@ from vidlab.models.timesformer import create_timesformer
 from vidlab.models.torchvision_models import create_r3d_18
 from vidlab.models.x3d import create_x3d
 from vidlab.optim import cosine_with_warmup, param_groups
-from vidlab.tasks.common import instantiate_group
-from vidlab.tasks.video_classification import VideoClassifier
 from vidlab.utils.reporting import print_table
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
@@ -194,15 +192,23 @@ LIGHTNING_VARIANTS: dict[str, list[str]] = {
 }
 
 
+def _instantiate_nodes(group) -> list:
+    """Every node with a ``_target_`` of a dict-of-configs group (callbacks, loggers)."""
+    return [hydra.utils.instantiate(node) for node in (group or {}).values()
+            if node is not None and "_target_" in node]
+
+
 def lightning_train(net: nn.Module, batches: list[dict], overrides: list[str],
                     out_dir: Path) -> list[float]:
     """Step end times of `VideoClassifier` under the quickstart Trainer (with `overrides`)."""
     cfg = quickstart_cfg(out_dir, overrides)
-    module = VideoClassifier(net, optimizer_factory(), scheduler_factory(), num_classes=NUM_CLASSES,
-                             label_smoothing=LABEL_SMOOTHING)
+    # The quickstart's LightningModule (`model._target_`: VideoClassifier), built from its config.
+    module = hydra.utils.instantiate(cfg.model, net=net, optimizer=optimizer_factory(),
+                                     scheduler=scheduler_factory(), num_classes=NUM_CLASSES,
+                                     label_smoothing=LABEL_SMOOTHING, _recursive_=False)
     clock = StepClock()
-    callbacks = [*instantiate_group(cfg.get("callbacks")), clock]
-    loggers = instantiate_group(cfg.get("logger")) or False
+    callbacks = [*_instantiate_nodes(cfg.get("callbacks")), clock]
+    loggers = _instantiate_nodes(cfg.get("logger")) or False
     extra = {} if "progress_bar" in cfg.get("callbacks", {}) else {"enable_progress_bar": False}
     if "model_summary" not in cfg.get("callbacks", {}):
         extra["enable_model_summary"] = False

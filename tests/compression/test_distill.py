@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from vidlab.checkpoint import load_checkpoint
 from vidlab.compression.distill import Distillation, distillation_loss, kd_loss
 from vidlab.tasks import train
-from vidlab.tasks.common import load_checkpoint
 
 
 def test_kd_loss_matches_hand_computed_value():

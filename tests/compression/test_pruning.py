@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import nn
 
+from vidlab.checkpoint import load_checkpoint
 from vidlab.compression.pruning import (
     apply_sparsity,
     cubic_sparsity,
@@ -18,7 +19,7 @@ from vidlab.compression.pruning import (
     sparsity_report,
 )
 from vidlab.tasks import train
-from vidlab.tasks.common import classifier_from_checkpoint, load_checkpoint
+from vidlab.tasks.common import classifier_from_checkpoint
 
 
 def test_cubic_schedule_by_hand():

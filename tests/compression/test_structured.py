@@ -9,17 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from vidlab.compression.structured import (
-    STRUCTURE_META_KEY,
-    apply_layer_shapes,
-    layer_shapes,
-    prune_channels,
-)
+from vidlab.checkpoint import load_network
+from vidlab.compression.structured import prune_channels
+from vidlab.models.complexity import count_complexity
+from vidlab.models.structure import STRUCTURE_META_KEY, apply_layer_shapes, layer_shapes
 from vidlab.models.x3d import X3D
 from vidlab.tasks import train
 from vidlab.tasks.common import classifier_from_checkpoint
-from vidlab.tasks.complexity import count_complexity
-from vidlab.tasks.export import load_network
 
 CLIP = (2, 3, 4, 32, 32)  # (B, 3, T, H, W)
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +68,7 @@ def test_int8_agreement_and_accuracy_are_reported(make_cfg, tiny_checkpoint):
     rows = _rows(out)
     # Recompute the agreement and accuracy from the bundle, the checkpoint and the clips.
     net, _ = export.load_network(ckpt)
-    clips, labels = export.datamodule_clips(cfg, "val", 16)
+    clips, labels = export.datamodule_clips(cfg.data, "val", 16)
     with torch.no_grad():
         eager = net(clips).argmax(1).numpy()
     int8 = load_predictor(out / "bundles" / "onnx_int8" / "model_int8.onnx",
@@ -108,22 +106,24 @@ def test_perturbed_artifact_is_rejected_after_the_report(make_cfg, tiny_checkpoi
     row = _rows(out)["torchscript"]
     assert row["parity_ok"] == "False"
     assert float(row["max_abs_diff"]) == pytest.approx(1e-2, rel=1e-3)
-    assert json.loads((out / "metrics.json").read_text())["ok"] is False
+    assert json.loads((out / "metrics.json").read_text())["details"]["ok"] is False
 
 
-def test_reid_checkpoints_go_to_the_reid_export(make_cfg, tmp_path, monkeypatch):
+def test_checkpoint_family_picks_the_export_family(make_cfg, tmp_path):
+    """A Re-ID checkpoint goes through the same stage as the embedding family: no int8 format for
+    it, and a clear error when none of the asked formats fits."""
+    from vidlab.checkpoint import EMBEDDING, family_of
+
     ckpt = tmp_path / "reid.ckpt"
     torch.save({"state_dict": {}, CKPT_META_KEY: {"task": "reid"}}, ckpt)
-    seen = []
-    fake = types.ModuleType("vidlab.tasks.reid_export")
-    fake.run = lambda cfg: seen.append(cfg.ckpt_path) or {"reid": 1.0}
-    monkeypatch.setitem(sys.modules, "vidlab.tasks.reid_export", fake)
-    import vidlab.tasks
+    assert family_of(torch.load(ckpt, weights_only=True)[CKPT_META_KEY]) == EMBEDDING
+    from vidlab.export.families import get_family
+    from vidlab.export.stage import requested_formats
 
-    monkeypatch.setattr(vidlab.tasks, "reid_export", fake, raising=False)
-    cfg = make_cfg("export", [f"ckpt_path={ckpt}"])
-    assert export.run(cfg) == {"reid": 1.0}
-    assert seen == [str(ckpt)]
+    fmts = requested_formats(get_family(EMBEDDING), ["onnx", "onnx_int8", "torchscript"])
+    assert [f.name for f in fmts] == ["onnx", "torchscript"]
+    with pytest.raises(ValueError, match="embedding model"):
+        requested_formats(get_family(EMBEDDING), ["onnx_int8"])
 
 
 def test_unknown_format_lists_the_valid_ones(make_cfg, tiny_checkpoint):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidlab.checkpoint import load_network
 from vidlab.data.io import read_frames
 from vidlab.data.io.writer import write_video
 from vidlab.export import inference
@@ -46,7 +47,7 @@ def test_bundle_classifies_a_video_like_the_eager_model(make_cfg, tiny_checkpoin
     result = inference.classify_video(bundle, video, top_k=2)
 
     # Expected: windows of 4 consecutive frames starting at 0 and 4, centre crop, normalised.
-    net, meta = export.load_network(ckpt)
+    net, meta = load_network(ckpt)
     windows = []
     for start in (0, 4):
         frames = read_frames(video, np.arange(start, start + 4)).frames  # (4, 32, 48, 3)

@@ -1,4 +1,5 @@
-"""`python export.py` for a Re-ID checkpoint: ONNX + TorchScript, embedding and tracking parity."""
+"""`python export.py` for a Re-ID checkpoint: the one export stage's embedding family (ONNX +
+TorchScript bundles with the common card schema, embedding parity, the tracking-parity gate)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,12 @@ import pytest
 import torch
 
 from vidlab.export import reid as reid_export
+from vidlab.export import stage
+from vidlab.export.onnx import read_onnx_metadata
+from vidlab.export.runtime import load_bundle
 from vidlab.export.verify import ParityError
 from vidlab.models.reid import ReIDNet
-from vidlab.tasks import reid_export as task
+from vidlab.tasks import export as task
 from vidlab.tasks.reid import ReIDModule
 from vidlab.utils.runinfo import file_sha256
 
@@ -83,33 +87,39 @@ def reid_ckpt(tmp_path):
     return write_reid_checkpoint(tmp_path / "reid.ckpt", write_tiny_market(tmp_path / "market"))
 
 
-EXPORT = ["export=reid", "export.num_parity_crops=6"]
+EXPORT = ["export=reid", "export.num_parity_crops=6", "export.timed_runs=1", "export.warmup_runs=0"]
 
 
-def test_export_writes_checked_artifacts_and_card(make_cfg, reid_ckpt, monkeypatch):
+def test_export_writes_checked_bundles_with_the_common_card(make_cfg, reid_ckpt, monkeypatch):
     monkeypatch.delenv("VIDLAB_REAL_DATA", raising=False)
     cfg = make_cfg("export", [f"ckpt_path={reid_ckpt}", *EXPORT])
     metrics = task.run(cfg)
     out = Path(cfg.paths.output_dir)
-    assert metrics["export/onnx_min_cosine"] >= 0.9999
-    assert metrics["export/torchscript_min_cosine"] >= 0.9999
-    assert metrics["export/parity_crops"] == 6  # 3 queries + 3 of the 6 gallery images
-    card = json.loads((out / "model_card.json").read_text())
-    assert card["input"]["image_size"] == SIZE and card["input"]["mean"] == MEAN
-    assert card["input"]["std"] == STD and card["output"]["l2_normalized"] is True
-    assert (
-        card["output"]["embedding_dim"]
-        == ReIDNet(backbone="test_resnet", image_size=SIZE, last_stride=2).num_features
-    )
-    assert card["source_checkpoint"]["sha256"] == file_sha256(reid_ckpt)
+    assert metrics["export/onnx/min_cosine"] >= 0.9999
+    assert metrics["export/torchscript/min_cosine"] >= 0.9999
+    assert metrics["export/num_parity_samples"] == 6  # 3 queries + 3 of the 6 gallery images
+    dim = ReIDNet(backbone="test_resnet", image_size=SIZE, last_stride=2).num_features
+    batch = np.random.default_rng(0).normal(size=(5, 3, *SIZE)).astype(np.float32)
+    outputs = []
+    for fmt, file in (("onnx", "model.onnx"), ("torchscript", "model.ts")):
+        card = json.loads((out / "bundles" / fmt / "card.json").read_text())
+        assert card["family"] == "embedding" and card["file"] == file
+        assert card["input"]["image_size"] == SIZE and card["input"]["mean"] == MEAN
+        assert card["input"]["std"] == STD and card["output"]["l2_normalized"] is True
+        assert card["output"]["embedding_dim"] == dim
+        assert card["provenance"]["source_checkpoint"]["sha256"] == file_sha256(reid_ckpt)
+        assert card["sha256"][file] == file_sha256(out / "bundles" / fmt / file)
+        bundle = load_bundle(out / "bundles" / fmt)  # any family loads through the runtime
+        assert bundle.family == "embedding"
+        outputs.append(bundle.predict(batch))
     # The ONNX file describes its own preprocessing; batch size is dynamic; outputs are unit norm.
-    meta = reid_export.read_onnx_metadata(out / "model.onnx")
-    assert meta["input"] == {"image_size": SIZE, "mean": MEAN, "std": STD}
-    batch = torch.randn(5, 3, *SIZE)
-    onnx = reid_export.onnx_embeddings(out / "model.onnx", batch)
-    ts = reid_export.torchscript_embeddings(out / "model.ts", batch)
-    assert onnx.shape == ts.shape == (5, card["output"]["embedding_dim"])
-    np.testing.assert_allclose(np.linalg.norm(onnx, axis=1), 1.0, atol=1e-5)
+    assert read_onnx_metadata(out / "bundles" / "onnx" / "model.onnx")["input"] == {
+        "image_size": SIZE, "mean": MEAN, "std": STD}
+    assert outputs[0].shape == outputs[1].shape == (5, dim)
+    np.testing.assert_allclose(np.linalg.norm(outputs[0], axis=1), 1.0, atol=1e-5)
+    report = json.loads((out / "metrics.json").read_text())
+    assert report["task"] == "export" and report["details"]["family"] == "embedding"
+    assert (out / "export_report.csv").is_file()
 
 
 def test_real_market_crops_join_the_parity_set(make_cfg, reid_ckpt, real_data, monkeypatch):
@@ -117,30 +127,27 @@ def test_real_market_crops_join_the_parity_set(make_cfg, reid_ckpt, real_data, m
     cfg = make_cfg("export", [f"ckpt_path={reid_ckpt}", *EXPORT, "export.formats=[onnx]"])
     metrics = task.run(cfg)
     assert metrics["export/real_crops"] == 2
-    assert metrics["export/onnx_min_cosine"] >= 0.9999
+    assert metrics["export/onnx/min_cosine"] >= 0.9999
 
 
 def test_parity_failure_rejects_the_artifact(make_cfg, reid_ckpt, monkeypatch):
-    # The rejection logic alone: a stand-in export whose runtime gives every crop one embedding.
-    def fake_export(net, example, path, **kwargs):
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        Path(path).write_bytes(b"not a real model")
-        return Path(path)
+    # The rejection logic alone: the loaded artifact gives every crop the same embedding.
+    real_load = stage.load_predictor
 
-    dim = ReIDNet(backbone="test_resnet", image_size=SIZE, last_stride=2).num_features
+    def constant_predictor(path, runtime, threads=None):
+        predict = real_load(path, runtime, threads)
+        return lambda x: np.ones_like(predict(x))
 
-    def constant(path, images):  # every crop gets the same embedding
-        return np.ones((len(images), dim), np.float32)
-
-    monkeypatch.setattr(reid_export, "export_onnx", fake_export)
-    monkeypatch.setattr(reid_export, "onnx_embeddings", constant)
+    monkeypatch.setattr(stage, "load_predictor", constant_predictor)
     cfg = make_cfg("export", [f"ckpt_path={reid_ckpt}", *EXPORT, "export.formats=[onnx]"])
     with pytest.raises(ParityError, match="onnx"):
         task.run(cfg)
-    out = Path(cfg.paths.output_dir)
-    assert (out / "model.onnx.rejected").is_file() and not (out / "model.onnx").exists()
-    report = json.loads((out / "metrics.json").read_text())
-    assert report["ok"] is False and report["parity"]["onnx"]["min_cosine"] < 0.9999
+    bundle = Path(cfg.paths.output_dir) / "bundles" / "onnx"
+    assert (bundle / "model.onnx.rejected").is_file() and not (bundle / "model.onnx").exists()
+    assert not (bundle / "card.json").exists()
+    report = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    assert report["details"]["ok"] is False
+    assert report["details"]["parity"]["onnx"]["min_cosine"] < 0.9999
 
 
 def test_embedding_parity_figures():
@@ -166,9 +173,9 @@ def test_tracking_parity_option_runs_the_downstream_gate(make_cfg, reid_ckpt, mo
     ]
     cfg = make_cfg("export", overrides)
     metrics = task.run(cfg)
-    assert metrics["export/tracking_parity"] == 1.0
+    assert metrics["export/onnx/tracking_parity"] == 1.0
     report = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
-    gates = {g["tracker"]: g for g in report["parity"]["tracking"]}
+    gates = {g["tracker"]: g for g in report["details"]["gates"]["onnx"]["tracking_parity"]}
     assert set(gates) == {"deepsort", "botsort"}
     for gate in gates.values():
         assert gate["identical_tracks"] and gate["torch"] == gate["export"] and gate["num_rows"] > 0

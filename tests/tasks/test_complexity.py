@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from vidlab.models.complexity import count_complexity
 from vidlab.models.registry import create_model, example_input, get_spec, list_models
 from vidlab.tasks import complexity
 
@@ -19,7 +20,7 @@ def test_counter_matches_a_hand_count():
     # Conv3d 3->8, 3x3x3, 'same' padding on 4x8x8, then Linear 2048->5; batch 2 (per-clip count).
     net = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1, bias=False), nn.Flatten(),
                         nn.Linear(8 * 4 * 8 * 8, 5, bias=False))
-    result = complexity.count_complexity(net, torch.randn(2, 3, 4, 8, 8))
+    result = count_complexity(net, torch.randn(2, 3, 4, 8, 8))
     conv_macs = (8 * 4 * 8 * 8) * (3 * 27)
     linear_macs = 8 * 4 * 8 * 8 * 5
     assert result.gflops * 1e9 == pytest.approx(conv_macs + linear_macs)
@@ -57,7 +58,7 @@ def test_every_published_figure_within_tolerance(name):
     ref = spec.reference
     net = create_model(name, num_classes=400)
     size = (ref.num_frames or spec.num_frames, ref.crop_size or spec.crop_size)
-    result = complexity.count_complexity(
+    result = count_complexity(
         net, example_input(name, num_frames=size[0], crop_size=size[1], device="meta"))
     assert result.params / 1e6 == pytest.approx(ref.params_m, rel=TOLERANCE)
     if ref.gflops is not None:

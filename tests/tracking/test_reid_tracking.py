@@ -1,5 +1,6 @@
-"""A trained vidlab Re-ID model inside the trackers: `tracker.reid.weights=<.onnx|.ckpt>` and the
-downstream parity gate (ONNX encoder vs PyTorch encoder give identical tracks and metrics)."""
+"""A trained vidlab Re-ID model inside the trackers, injected as their encoder
+(`tracker/encoder=reid tracker.encoder.path=<bundle|.onnx|.ckpt>`), and the downstream parity gate
+(ONNX encoder vs PyTorch encoder give identical tracks and metrics)."""
 
 from __future__ import annotations
 
@@ -10,18 +11,24 @@ import numpy as np
 import pytest
 import torch
 
+from vidlab.checkpoint import EMBEDDING, load_network
 from vidlab.data.synthetic.mot import SceneConfig, write_mot_folder
-from vidlab.export import reid as reid_export
+from vidlab.export.stage import ExportInputs, export_checkpoint
 from vidlab.models.reid import ReIDNet
-from vidlab.tasks.reid import ReIDModule, reid_from_checkpoint
+from vidlab.tasks.reid import ReIDModule
 from vidlab.tracking.encoders import (
+    BundleEncoder,
     ColorHistogramEncoder,
     OnnxEncoder,
     TorchEncoder,
-    encoder_from_weights,
+    load_encoder,
 )
+from vidlab.tracking.parity import TrackingParity, TrackingParityGate, tracking_parity
 from vidlab.tracking.trackers.botsort import BotSort
 from vidlab.tracking.trackers.deepsort import DeepSort
+
+EXPORT_OPTIONS = {"formats": ["onnx"], "opset": 18, "min_cosine": 0.9999, "warmup_runs": 0,
+                  "timed_runs": 1, "threads": 1}
 
 SIZE = [64, 32]
 MEAN, STD = [0.5, 0.45, 0.4], [0.25, 0.25, 0.25]
@@ -29,7 +36,8 @@ MEAN, STD = [0.5, 0.45, 0.4], [0.25, 0.25, 0.25]
 
 @pytest.fixture(scope="module")
 def reid_model(tmp_path_factory) -> tuple[Path, Path]:
-    """(checkpoint, exported ONNX) of a small untrained Re-ID net with non-default preprocessing."""
+    """(checkpoint, ONNX export bundle) of a small untrained Re-ID net with non-default
+    preprocessing; the bundle is written by the one export stage."""
     root = tmp_path_factory.mktemp("reid_model")
     torch.manual_seed(0)
     net_cfg = {
@@ -48,13 +56,10 @@ def reid_model(tmp_path_factory) -> tuple[Path, Path]:
     ckpt = {"state_dict": module.state_dict()}
     module.on_save_checkpoint(ckpt)
     torch.save(ckpt, root / "reid.ckpt")
-    onnx = reid_export.export_onnx(
-        net,
-        torch.randn(1, 3, *SIZE),
-        root / "model.onnx",
-        metadata={"input": {"image_size": SIZE, "mean": MEAN, "std": STD}},
-    )
-    return root / "reid.ckpt", onnx
+    crops = torch.randn(6, 3, *SIZE)
+    export_checkpoint(root / "reid.ckpt", root / "export", EXPORT_OPTIONS,
+                      lambda family, meta, calibration: ExportInputs(crops))
+    return root / "reid.ckpt", root / "export" / "bundles" / "onnx"
 
 
 @pytest.fixture(scope="module")
@@ -65,71 +70,87 @@ def sequence(tmp_path_factory) -> Path:
     return folder
 
 
-def test_weights_select_the_encoder_with_the_models_preprocessing(reid_model, sequence):
-    ckpt, onnx = reid_model
-    torch_enc, onnx_enc = encoder_from_weights(ckpt), encoder_from_weights(onnx)
-    assert isinstance(torch_enc, TorchEncoder) and isinstance(onnx_enc, OnnxEncoder)
-    for enc in (torch_enc, onnx_enc):
+def test_load_encoder_takes_a_bundle_an_onnx_file_or_a_checkpoint(reid_model, sequence):
+    ckpt, bundle = reid_model
+    encoders = [load_encoder(bundle), load_encoder(bundle / "model.onnx"), load_encoder(ckpt)]
+    assert [type(e) for e in encoders] == [BundleEncoder, OnnxEncoder, TorchEncoder]
+    for enc in encoders:  # preprocessing from the card, the ONNX metadata and the checkpoint meta
         assert enc.input_size == tuple(SIZE) and enc.mean == tuple(MEAN) and enc.std == tuple(STD)
     frame = cv2.imread(str(sequence / "img1" / "000001.jpg"))
     boxes = np.array([[10, 20, 60, 140], [200, 50, 240, 200], [300, 100, 330, 180]], np.float32)
-    a, b = torch_enc.encode(frame, boxes), onnx_enc.encode(frame, boxes)
-    assert (
-        a.shape
-        == b.shape
-        == (3, ReIDNet(backbone="test_resnet", image_size=SIZE, last_stride=2).num_features)
-    )
-    assert np.min(np.sum(a * b, axis=1)) >= 0.9999  # both unit-norm: dot = cosine
+    a, *others = (enc.encode(frame, boxes) for enc in encoders)
+    dim = ReIDNet(backbone="test_resnet", image_size=SIZE, last_stride=2).num_features
+    assert a.shape == (3, dim)
+    for b in others:
+        assert b.shape == a.shape
+        assert np.min(np.sum(a * b, axis=1)) >= 0.9999  # all unit-norm: dot = cosine
 
 
-def test_tracker_constructors_take_reid_weights(reid_model):
-    _, onnx = reid_model
-    fallback = ColorHistogramEncoder()
-    assert DeepSort(encoder=fallback, reid={"weights": None}).encoder is fallback
-    assert isinstance(DeepSort(encoder=fallback, reid={"weights": str(onnx)}).encoder, OnnxEncoder)
-    bot = BotSort(with_reid=True, cmc="none", reid={"weights": str(onnx), "batch_size": 8})
-    assert isinstance(bot.encoder, OnnxEncoder) and bot.encoder.batch_size == 8
-    other = onnx.with_suffix(".pth")
+def test_load_encoder_errors_name_the_path(reid_model, tmp_path):
+    other = tmp_path / "model.pth"
     other.touch()
-    with pytest.raises(ValueError, match=r"\.onnx or \.ckpt"):
-        DeepSort(reid={"weights": str(other)})
+    with pytest.raises(ValueError, match=r"bundle folder, a \.onnx or a \.ckpt"):
+        load_encoder(other)
     with pytest.raises(FileNotFoundError, match="missing.onnx"):
-        DeepSort(reid={"weights": "missing.onnx"})
+        load_encoder(tmp_path / "missing.onnx")
+
+
+def test_trackers_take_the_injected_encoder(reid_model):
+    _, bundle = reid_model
+    encoder = BundleEncoder(bundle, batch_size=8)
+    assert DeepSort(encoder=encoder).encoder is encoder
+    bot = BotSort(with_reid=True, cmc="none", encoder=encoder)
+    assert bot.encoder is encoder and bot.encoder.batch_size == 8
+    fallback = ColorHistogramEncoder()
+    assert DeepSort(encoder=fallback).encoder is fallback
 
 
 def test_downstream_parity_gate(reid_model, sequence):
-    ckpt, onnx = reid_model
-    module, meta = reid_from_checkpoint(ckpt)
+    ckpt, bundle = reid_model
+    net, meta = load_network(ckpt, family=EMBEDDING)
     spec = meta["input"]
-    torch_enc = TorchEncoder(
-        module.net, input_size=tuple(spec["image_size"]), mean=spec["mean"], std=spec["std"]
-    )
-    onnx_enc = encoder_from_weights(onnx)
+    torch_enc = TorchEncoder(net, input_size=tuple(spec["image_size"]), mean=spec["mean"],
+                             std=spec["std"])
+    onnx_enc = load_encoder(bundle)
     builders = {
         "deepsort": lambda enc: DeepSort(encoder=enc),
         "botsort": lambda enc: BotSort(with_reid=True, cmc="none", encoder=enc),
     }
     for name, make in builders.items():
-        gate = reid_export.tracking_parity([sequence], make, torch_enc, onnx_enc, name)
+        gate = tracking_parity([sequence], make, torch_enc, onnx_enc, name)
         assert gate.ok and gate.identical_tracks, gate.as_dict()
         assert gate.num_rows > 0 and gate.torch_metrics["IDF1"] > 0
 
 
+def test_gate_object_checks_a_bundle_against_the_eager_network(reid_model):
+    from vidlab.export.reid import NormalizedEmbedding
+
+    ckpt, bundle = reid_model
+    net, _ = load_network(ckpt)
+    gate = TrackingParityGate(num_frames=20, num_people=3)
+    results = gate(NormalizedEmbedding(net), bundle)
+    assert [r.tracker for r in results] == ["deepsort", "botsort"]
+    assert all(r.ok for r in results)
+
+
 def test_parity_verdict_needs_identical_tracks_and_metrics():
     same = {"HOTA": 0.5, "MOTA": 0.4, "IDF1": 0.6, "IDSW": 3.0}
-    assert reid_export.TrackingParity("deepsort", True, same, dict(same), 10).ok
-    assert not reid_export.TrackingParity("deepsort", False, same, dict(same), 10).ok
-    assert not reid_export.TrackingParity("deepsort", True, same, {**same, "IDSW": 4.0}, 10).ok
+    assert TrackingParity("deepsort", True, same, dict(same), 10).ok
+    assert not TrackingParity("deepsort", False, same, dict(same), 10).ok
+    assert not TrackingParity("deepsort", True, same, {**same, "IDSW": 4.0}, 10).ok
 
 
-def test_track_task_runs_deepsort_with_exported_encoder(make_cfg, reid_model):
-    _, onnx = reid_model
+@pytest.mark.parametrize("source", ["bundle", "checkpoint"])
+def test_track_task_runs_deepsort_with_the_injected_reid_encoder(make_cfg, reid_model, source):
+    ckpt, bundle = reid_model
+    path = bundle if source == "bundle" else ckpt
     cfg = make_cfg(
         "evaluate",
         [
             "task=track",
             "tracker=deepsort",
-            f"tracker.reid.weights={onnx}",
+            "tracker/encoder=reid",
+            f"tracker.encoder.path={path}",
             "data.synthetic.n_sequences=1",
             "data.synthetic.num_frames=30",
             "data.synthetic.initial_people=3",

@@ -34,11 +34,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidlab.tasks.video_classification import VideoClassifier
+from vidlab.checkpoint import CLASSIFIER, load_network
 
 log = logging.getLogger(__name__)
 
 INDEX_KEY = "video_index"
+
+#: What the student module offers the callback (VideoClassifier has all of them).
+_STUDENT_HOOKS = ("net", "loss_hooks", "extra_param_groups", "capture_features", "checkpoint_meta")
 
 
 def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
@@ -93,10 +96,8 @@ def load_teacher(ckpt_path: str | Path) -> nn.Module:
 
     Pruned checkpoints (`vidlab.compression.structured`) are rebuilt at their pruned shapes.
     """
-    from vidlab.tasks.common import classifier_from_checkpoint
-
-    module, _ = classifier_from_checkpoint(ckpt_path)
-    return module.net.eval().requires_grad_(False)
+    net, _ = load_network(ckpt_path, family=CLASSIFIER)
+    return net.eval().requires_grad_(False)
 
 
 class Distillation(pl.Callback):
@@ -133,15 +134,18 @@ class Distillation(pl.Callback):
         self._cache: dict[int, torch.Tensor] = {}
         self._pending_state: dict[str, Any] | None = None
         self.cache_hits = 0
-        self._module: VideoClassifier | None = None
+        self._module: pl.LightningModule | None = None
 
     # -- Lightning hooks ------------------------------------------------------------------------
 
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.teacher is not None:
             return
-        if not isinstance(pl_module, VideoClassifier):
-            raise TypeError(f"Distillation needs a VideoClassifier, got {type(pl_module).__name__}")
+        missing = [a for a in _STUDENT_HOOKS if not hasattr(pl_module, a)]
+        if missing:
+            raise TypeError(f"Distillation needs a classification module with {_STUDENT_HOOKS} "
+                            f"(vidlab.tasks.video_classification.VideoClassifier); "
+                            f"{type(pl_module).__name__} lacks {missing}")
         self.teacher = load_teacher(self.teacher_ckpt)
         self._module = pl_module
         log.info("distillation teacher: %s (alpha=%s, T=%s, feature_weight=%s)",
@@ -177,7 +181,7 @@ class Distillation(pl.Callback):
 
     # -- the loss -------------------------------------------------------------------------------
 
-    def _build_projection(self, pl_module: VideoClassifier) -> FeatureProjection:
+    def _build_projection(self, pl_module: pl.LightningModule) -> FeatureProjection:
         """Size the projection by running both backbones once on a zero clip of the run's input."""
         spec = pl_module.checkpoint_meta.get("input", {})
         if "num_frames" not in spec or "crop_size" not in spec:

@@ -156,8 +156,8 @@ class QuantizationAwareTraining(pl.Callback):
         if stage != "fit" or self.float_net is not None:
             return
         if self.init_ckpt:
-            from vidlab.compression.structured import restore_structure
-            from vidlab.tasks.common import load_checkpoint
+            from vidlab.checkpoint import load_checkpoint
+            from vidlab.models.structure import restore_structure
 
             ckpt = load_checkpoint(self.init_ckpt)
             restore_structure(pl_module.net, ckpt["vidlab"])

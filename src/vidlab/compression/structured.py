@@ -9,11 +9,9 @@ addition) and slices all of them together. On X3D it handles Conv3d, BatchNorm3d
 with ``num_classes`` outputs) is excluded so the output shape is unchanged.
 
 Checkpoint design: the pruned network no longer matches its model config, so the checkpoint's
-``vidlab`` meta gets a ``pruned_structure`` entry: for every Conv / BatchNorm / Linear layer its
-channel counts and groups (plain ints). `restore_structure` resizes a freshly built network to
-those shapes (uninitialised tensors), after which ``load_state_dict`` fills in the weights. So the
-checkpoint stays weights-only (``torch.load(weights_only=True)``) and `vidlab.tasks.common.classifier_from_checkpoint`
-rebuilds it from the config + structure + weights.
+``vidlab`` meta gets a ``pruned_structure`` entry (`vidlab.models.structure`), so the checkpoint
+stays weights-only and `vidlab.checkpoint.load_network` rebuilds it from the config + structure +
+weights.
 """
 
 from __future__ import annotations
@@ -21,21 +19,24 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import lightning.pytorch as pl
 import torch
 from torch import nn
-from torch.nn.modules.batchnorm import _NormBase
-from torch.nn.modules.conv import _ConvNd
 
-from vidlab.tasks.complexity import count_complexity
-from vidlab.tasks.video_classification import CKPT_META_KEY
+from vidlab.checkpoint import META_KEY, load_checkpoint
+from vidlab.models.complexity import count_complexity
+from vidlab.models.structure import (
+    STRUCTURE_META_KEY,
+    _classifiers,
+    _sync_num_features,
+    layer_shapes,
+    restore_structure,
+)
 from vidlab.utils.runinfo import write_json
 
 log = logging.getLogger(__name__)
 
-STRUCTURE_META_KEY = "pruned_structure"
 REPORT_FILE = "structured_pruning.json"
 IMPORTANCE_NORMS = {"l1": 1, "l2": 2}
 
@@ -55,86 +56,6 @@ class PruningResult:
     params_after: int
     gflops_before: float
     gflops_after: float
-
-
-def layer_shapes(net: nn.Module) -> dict[str, dict[str, int]]:
-    """Channel counts of every Conv / BatchNorm / Linear layer, by module name (plain ints)."""
-    shapes: dict[str, dict[str, int]] = {}
-    for name, m in net.named_modules():
-        if isinstance(m, _ConvNd):
-            shapes[name] = {"in_channels": m.in_channels, "out_channels": m.out_channels,
-                            "groups": m.groups}
-        elif isinstance(m, _NormBase):
-            shapes[name] = {"num_features": m.num_features}
-        elif isinstance(m, nn.Linear):
-            shapes[name] = {"in_features": m.in_features, "out_features": m.out_features}
-    return shapes
-
-
-def _resize_conv(m: _ConvNd, shape: dict[str, int]) -> None:
-    m.in_channels, m.out_channels, m.groups = shape["in_channels"], shape["out_channels"], shape["groups"]
-    m.weight = nn.Parameter(torch.empty(m.out_channels, m.in_channels // m.groups, *m.kernel_size))
-    if m.bias is not None:
-        m.bias = nn.Parameter(torch.empty(m.out_channels))
-
-
-def _resize_norm(m: _NormBase, shape: dict[str, int]) -> None:
-    m.num_features = n = shape["num_features"]
-    if m.affine:
-        m.weight = nn.Parameter(torch.empty(n))
-        m.bias = nn.Parameter(torch.empty(n))
-    if m.track_running_stats:
-        m.running_mean = torch.zeros(n)
-        m.running_var = torch.ones(n)
-
-
-def _resize_linear(m: nn.Linear, shape: dict[str, int]) -> None:
-    m.in_features, m.out_features = shape["in_features"], shape["out_features"]
-    m.weight = nn.Parameter(torch.empty(m.out_features, m.in_features))
-    if m.bias is not None:
-        m.bias = nn.Parameter(torch.empty(m.out_features))
-
-
-def apply_layer_shapes(net: nn.Module, shapes: dict[str, dict[str, int]]) -> nn.Module:
-    """Resize `net`'s layers in place to `shapes` (from `layer_shapes`); weights are left
-    uninitialised, to be filled by ``load_state_dict``."""
-    modules = dict(net.named_modules())
-    for name, shape in shapes.items():
-        m = modules.get(name)
-        if m is None:
-            raise KeyError(f"pruned structure names layer {name!r}, which the rebuilt network lacks; "
-                           "was the checkpoint trained with another model config?")
-        if isinstance(m, _ConvNd):
-            _resize_conv(m, shape)
-        elif isinstance(m, _NormBase):
-            _resize_norm(m, shape)
-        elif isinstance(m, nn.Linear):
-            _resize_linear(m, shape)
-        else:
-            raise TypeError(f"pruned structure layer {name!r} is a {type(m).__name__}, "
-                            "expected a Conv, BatchNorm or Linear layer")
-    _sync_num_features(net)
-    return net
-
-
-def _classifiers(net: nn.Module) -> list[nn.Linear]:
-    """Linear layers producing the class logits (excluded from pruning)."""
-    num_classes = getattr(net, "num_classes", None)
-    return [m for m in net.modules() if isinstance(m, nn.Linear) and m.out_features == num_classes]
-
-
-def _sync_num_features(net: nn.Module) -> None:
-    """Keep a backbone's ``num_features`` (pre-logits size) equal to its classifier's input."""
-    heads = _classifiers(net)
-    if hasattr(net, "num_features") and heads:
-        net.num_features = heads[-1].in_features
-
-
-def restore_structure(net: nn.Module, meta: dict[str, Any]) -> nn.Module:
-    """Resize a network built from a checkpoint's config to the checkpoint's pruned shapes
-    (a no-op for checkpoints that were not structurally pruned)."""
-    shapes = meta.get(STRUCTURE_META_KEY)
-    return apply_layer_shapes(net, shapes) if shapes else net
 
 
 def prune_channels(net: nn.Module, example: torch.Tensor, *, ratio: float,
@@ -228,9 +149,7 @@ class StructuredPruning(pl.Callback):
                        {**asdict(self.result), "init_ckpt": self.init_ckpt})
 
     def _load_init(self, pl_module: pl.LightningModule) -> None:
-        from vidlab.tasks.common import load_checkpoint
-
         ckpt = load_checkpoint(self.init_ckpt)
-        restore_structure(pl_module.net, ckpt[CKPT_META_KEY])
+        restore_structure(pl_module.net, ckpt[META_KEY])
         pl_module.load_state_dict(ckpt["state_dict"])
         log.info("structured pruning starts from %s", self.init_ckpt)

@@ -1,54 +1,35 @@
 """Deployable bundles: ``<run dir>/bundles/<format>/`` holds the model file(s) and ``card.json``.
 
-The card is everything needed to serve the model without vidlab's training code: the input
-specification and preprocessing, the labels, how windows are sampled from a video, and where the
-model came from (checkpoint hash, resolved training config, training metrics).
+The card is everything needed to serve the model without vidlab's training code: its family, the
+input specification and preprocessing, the outputs, the labels, how a classifier's windows are
+sampled from a video, the SHA-256 of every model file, and where the model came from (checkpoint
+hash, resolved training config, training metrics). Every family writes the same schema
+(`make_card`).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from vidlab.errors import UserError
 from vidlab.utils.runinfo import file_sha256, package_versions, write_json
+
+if TYPE_CHECKING:
+    from vidlab.export.families import Family
 
 log = logging.getLogger(__name__)
 
 CARD_NAME = "card.json"
-CARD_VERSION = 1
+CARD_VERSION = 2
+#: Keys every card has, whatever the family (``family`` is absent from version-1 classifier cards).
+REQUIRED_KEYS = ("format", "runtime", "file", "input", "output")
 
 
-@dataclass(frozen=True)
-class InputSpec:
-    """What the network expects: (B, 3, num_frames, crop, crop) normalised RGB clips.
-
-    Attributes:
-        num_frames: frames per clip.
-        frame_stride: source frames between two sampled frames.
-        crop_size: clip height and width, pixels.
-        short_side: the frame's short side is resized to this before the centre crop, pixels.
-        mean / std: per-channel normalisation in 0..1 intensity units.
-    """
-
-    num_frames: int
-    frame_stride: int
-    crop_size: int
-    short_side: int
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
-
-    @classmethod
-    def from_meta(cls, meta: dict[str, Any]) -> InputSpec:
-        """From a checkpoint's vidlab meta (``input`` and the data config's eval short side)."""
-        spec = meta["input"]
-        data_cfg = meta.get("config", {}).get("data", {})
-        crop = int(spec["crop_size"])
-        return cls(num_frames=int(spec["num_frames"]), frame_stride=int(spec["frame_stride"]),
-                   crop_size=crop, short_side=int(data_cfg.get("eval_short_side") or crop),
-                   mean=tuple(spec["mean"]), std=tuple(spec["std"]))
+class BundleError(UserError):
+    """An export bundle that cannot be served (bad card, changed model file)."""
 
 
 def training_metrics(ckpt_path: Path) -> dict[str, Any] | None:
@@ -60,49 +41,40 @@ def training_metrics(ckpt_path: Path) -> dict[str, Any] | None:
     return None
 
 
-def make_card(*, fmt: str, runtime: str, files: list[Path], meta: dict[str, Any],
-              ckpt_path: Path, window_stride: int | None, parity: dict[str, Any],
+def make_card(*, family: Family, fmt: str, runtime: str, files: list[Path], meta: dict[str, Any],
+              ckpt_path: Path, options: dict[str, Any], parity: dict[str, Any],
               extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The card of one bundle (plain JSON types).
+    """The card of one bundle (plain JSON types); the same schema for every family.
+
+    Keys: ``card_version``, ``family``, ``format``, ``runtime``, ``file`` (the one to load),
+    ``files``, ``sha256`` (of every file; `vidlab.export.runtime.load_bundle` refuses a file that
+    no longer matches), ``input`` (name, dtype, layout, shape, mean, std, value range and the
+    family's size fields), ``preprocessing`` (steps in words), ``output`` (name, shape, meaning),
+    ``class_names``, the family's own sections (a classifier's window ``sampling``), ``provenance``
+    (checkpoint path and hash, training config and metrics, package versions), ``parity`` and,
+    for some formats, ``details``.
 
     Args:
+        family: the model family (`vidlab.export.families`).
         fmt: format name; runtime: how to load it (see `vidlab.export.runtime.RUNTIMES`).
         files: model files in the bundle folder; the first is the one to load.
         meta: the checkpoint's vidlab meta; ckpt_path: the checkpoint.
-        window_stride: source frames between the starts of two sliding windows (None: windows
-            follow each other without overlap).
-        parity: the parity result (`ParityResult.as_dict`).
+        options: the ``export`` options (a classifier's ``window_stride``).
+        parity: the parity result's ``as_dict()``.
         extra: format-specific details (quantization options, opset, ...).
     """
-    spec = InputSpec.from_meta(meta)
-    span = spec.num_frames * spec.frame_stride
     return {
         "card_version": CARD_VERSION,
+        "family": family.name,
         "format": fmt,
         "runtime": runtime,
         "file": files[0].name,
         "files": [f.name for f in files],
-        "input": {
-            "name": "video", "dtype": "float32", "layout": "NCTHW",
-            "shape": ["batch", 3, spec.num_frames, spec.crop_size, spec.crop_size],
-            "num_frames": spec.num_frames, "frame_stride": spec.frame_stride,
-            "crop_size": spec.crop_size, "short_side": spec.short_side,
-            "mean": list(spec.mean), "std": list(spec.std),
-            "value_range": "RGB in [0, 1] before normalisation",
-        },
-        "preprocessing": [
-            "decode RGB frames (uint8, H x W x 3)",
-            f"resize so the short side is {spec.short_side} px (bilinear, antialiased)",
-            f"centre crop {spec.crop_size} x {spec.crop_size}",
-            "scale to [0, 1], subtract mean, divide by std (per channel)",
-            "stack to (3, T, H, W) and batch",
-        ],
-        "output": {"name": "logits", "shape": ["batch", len(meta["class_names"])],
-                   "postprocessing": "softmax over classes"},
-        "class_names": list(meta["class_names"]),
-        "sampling": {"num_frames": spec.num_frames, "frame_stride": spec.frame_stride,
-                     "window_stride": int(window_stride or span),
-                     "aggregation": "mean of per-window softmax probabilities"},
+        "sha256": {f.name: file_sha256(f) for f in files},
+        "input": family.input_card(meta),
+        "preprocessing": family.preprocessing(meta),
+        "output": family.output_card(meta),
+        **family.extra_card(meta, options),
         "provenance": {
             "source_checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)},
             "config": meta.get("config"),
@@ -120,12 +92,26 @@ def write_card(bundle_dir: Path, card: dict[str, Any]) -> Path:
 
 
 def read_card(bundle_dir: str | Path) -> dict[str, Any]:
-    """The card of a bundle folder.
+    """The card of a bundle folder, checked for the keys every card has.
 
     Raises:
         FileNotFoundError: no card.json in `bundle_dir`.
+        BundleError: the card is not JSON, or lacks a required key.
     """
     path = Path(bundle_dir) / CARD_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{bundle_dir} is not an export bundle: {CARD_NAME} is missing")
-    return json.loads(path.read_text())
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f" (line {err.lineno}, column {err.colno})" if hasattr(err, "lineno") else ""
+        raise BundleError(f"{path}: not a valid card: not JSON{where}: "
+                          f"{getattr(err, 'msg', err)}") from err
+    if not isinstance(card, dict):
+        raise BundleError(f"{path}: not a valid card: expected a JSON object, got "
+                          f"{type(card).__name__}")
+    missing = [k for k in REQUIRED_KEYS if k not in card]
+    if missing:
+        raise BundleError(f"{path}: not a valid card: missing {missing}; expected the keys "
+                          f"{list(REQUIRED_KEYS)} (written by python export.py)")
+    return card

@@ -35,6 +35,8 @@ class ExportContext:
         calibration: (N, C, T, H, W) calibration clips (training split), for static int8.
         options: the ``export`` config node as a plain dict.
         work_dir: scratch folder for intermediate files (the fp32 ONNX of int8 / OpenVINO).
+        input_name / output_name: tensor names of the graph (the family's).
+        onnx_metadata: ``vidlab.*`` metadata for ONNX files (None: none).
     """
 
     net: nn.Module
@@ -42,15 +44,23 @@ class ExportContext:
     calibration: torch.Tensor | None
     options: dict[str, Any]
     work_dir: Path
+    input_name: str = "video"
+    output_name: str = "logits"
+    onnx_metadata: dict[str, Any] | None = None
     _fp32_onnx: Path | None = field(default=None, init=False)
 
     def fp32_onnx(self) -> Path:
         """The fp32 ONNX model, exported once and reused by the formats built on it."""
         if self._fp32_onnx is None or not self._fp32_onnx.is_file():
-            self._fp32_onnx = onnx_export.export_onnx(
-                self.net, self.example, self.work_dir / "model_fp32.onnx",
-                opset=int(self.options["opset"]))
+            self._fp32_onnx = self.write_onnx(self.work_dir / "model_fp32.onnx")
         return self._fp32_onnx
+
+    def write_onnx(self, path: Path) -> Path:
+        """The fp32 network as ONNX at `path`, with the family's names and metadata."""
+        return onnx_export.export_onnx(self.net, self.example, path,
+                                       opset=int(self.options["opset"]),
+                                       input_name=self.input_name, output_name=self.output_name,
+                                       metadata=self.onnx_metadata)
 
     def calibration_clips(self) -> torch.Tensor:
         if self.calibration is None or len(self.calibration) == 0:
@@ -88,8 +98,7 @@ class ExportFormat:
 
 
 def _onnx(ctx: ExportContext, folder: Path) -> list[Path]:
-    path = onnx_export.export_onnx(ctx.net, ctx.example, folder / "model.onnx",
-                                   opset=int(ctx.options["opset"]))
+    path = ctx.write_onnx(folder / "model.onnx")
     ctx._fp32_onnx = path  # reused by int8 / OpenVINO unless it is rejected (renamed) meanwhile
     return [path]
 

@@ -17,8 +17,7 @@ import torch
 
 from vidlab.data.io import VideoInfo, read_clip
 from vidlab.data.transforms.video import VideoEvalTransform
-from vidlab.export.bundle import read_card
-from vidlab.export.runtime import Predictor, load_predictor
+from vidlab.export.runtime import load_bundle
 
 log = logging.getLogger(__name__)
 
@@ -87,16 +86,11 @@ def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.nda
     return starts, torch.stack(clips).numpy()
 
 
-def load_bundle(bundle_dir: str | Path, threads: int | None = None) -> tuple[dict, Predictor]:
-    """The card and a predictor for the model of an export bundle."""
-    card = read_card(bundle_dir)
-    return card, load_predictor(Path(bundle_dir) / card["file"], card["runtime"], threads)
-
-
 def classify_video(bundle_dir: str | Path, video_path: str | Path, top_k: int = DEFAULT_TOP_K,
                    threads: int | None = None) -> VideoPrediction:
     """Classify `video_path` with the bundle in `bundle_dir` (any format) over sliding windows."""
-    card, predict = load_bundle(bundle_dir, threads)
+    bundle = load_bundle(bundle_dir, threads)
+    card, predict = bundle.card, bundle.predict
     starts, clips = window_clips(card, video_path)
     logits = np.concatenate([predict(clips[i:i + MAX_WINDOWS_PER_BATCH])
                              for i in range(0, len(clips), MAX_WINDOWS_PER_BATCH)])

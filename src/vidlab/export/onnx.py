@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -13,6 +15,8 @@ from vidlab.export.program import export_dynamic_batch, make_exportable
 log = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 18
+#: Prefix of the ONNX metadata keys vidlab writes (``vidlab.input`` and more).
+METADATA_PREFIX = "vidlab."
 
 
 def onnx_program(net: nn.Module, example: torch.Tensor, input_names: list[str],
@@ -32,7 +36,8 @@ def onnx_program(net: nn.Module, example: torch.Tensor, input_names: list[str],
 
 
 def export_onnx(net: nn.Module, example: torch.Tensor, path: str | Path, *,
-                opset: int = DEFAULT_OPSET) -> Path:
+                opset: int = DEFAULT_OPSET, input_name: str = "video", output_name: str = "logits",
+                metadata: dict[str, Any] | None = None) -> Path:
     """Export `net` (eval mode) to ONNX with a dynamic batch dimension.
 
     Args:
@@ -40,6 +45,9 @@ def export_onnx(net: nn.Module, example: torch.Tensor, path: str | Path, *,
         example: one example input, batch size 1, e.g. (1, 3, T, H, W).
         path: output file.
         opset: ONNX opset version.
+        input_name / output_name: the graph's input and output names.
+        metadata: JSON-serialisable values stored as ``vidlab.<key>`` metadata entries, so the
+            file describes its own preprocessing (see `read_onnx_metadata`).
 
     Returns:
         The written path.
@@ -48,7 +56,29 @@ def export_onnx(net: nn.Module, example: torch.Tensor, path: str | Path, *,
         raise ValueError(f"export from a batch-1 example, got batch {example.shape[0]}")
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    program = onnx_program(make_exportable(net).eval(), example, ["video"], ["logits"], opset)
+    program = onnx_program(make_exportable(net).eval(), example, [input_name], [output_name], opset)
     program.save(str(path))
+    if metadata:
+        write_onnx_metadata(path, metadata)
     log.info("Wrote ONNX model %s", path)
     return path
+
+
+def write_onnx_metadata(path: str | Path, metadata: dict[str, Any]) -> None:
+    """Add ``vidlab.<key>`` entries (JSON values) to the metadata of the ONNX file at `path`."""
+    import onnx
+
+    model = onnx.load(str(path))
+    for key, value in metadata.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = METADATA_PREFIX + key, json.dumps(value)
+    onnx.save(model, str(path))
+
+
+def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
+    """The ``vidlab.*`` metadata of an ONNX file ({} if it has none)."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return {p.key[len(METADATA_PREFIX):]: json.loads(p.value)
+            for p in model.metadata_props if p.key.startswith(METADATA_PREFIX)}

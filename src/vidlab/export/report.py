@@ -44,6 +44,7 @@ class ExportRow:
         top1_drop: eager fp32 top1 minus this top1 (points of fraction; 0.01 = 1 point).
         max_abs_diff: largest |logit - eager logit|.
         top1_agreement: fraction of clips whose argmax equals the eager model's.
+        min_cosine: lowest per-sample cosine similarity to eager outputs (embeddings; else NaN).
         parity_ok: the format's parity criterion holds.
         threads: CPU threads of the runtime.
         file: the artifact's path relative to the run directory ("" for the baseline).
@@ -58,6 +59,7 @@ class ExportRow:
     top1_drop: float
     max_abs_diff: float
     top1_agreement: float
+    min_cosine: float
     threads: int
     file: str
 

@@ -1,19 +1,28 @@
-"""Load an exported model file and run it on numpy batches, whatever the runtime.
+"""Load exported models and bundles and run them on numpy batches, whatever the runtime.
 
-Every artifact becomes a `Predictor`: a callable from float32 clips (N, C, T, H, W) to float32
-logits (N, K). Parity checks, latency measurements and the video inference entry all use this one
-interface, so what is verified is exactly what is benchmarked and served.
+Every artifact becomes a `Predictor`: a callable from a float32 batch (clips (N, C, T, H, W) for a
+classifier, crops (N, 3, H, W) for an embedder) to float32 outputs (logits, embeddings). Parity
+checks, latency measurements, video inference and the trackers' encoders all use this one
+interface, so what is verified is exactly what is benchmarked and served. `load_bundle` loads any
+bundle by its card (every family), after checking its files against the card's SHA-256.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
+import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-# (N, C, T, H, W) float32 -> (N, K) float32 logits.
+log = logging.getLogger(__name__)
+
+# A float32 batch (N, ...) -> float32 outputs (N, ...): logits, embeddings.
 Predictor = Callable[[np.ndarray], np.ndarray]
 
 # Runtime names as written on bundle cards.
@@ -90,3 +99,77 @@ def load_predictor(path: str | Path, runtime: str, threads: int | None = None) -
     if runtime == "torch_export":
         return torch_predictor(torch.export.load(str(path)).module())
     raise ValueError(f"unknown runtime {runtime!r} for {path}; expected one of {RUNTIMES}")
+
+
+@dataclass(frozen=True)
+class Bundle:
+    """A loaded export bundle: its card and a predictor for its model, whatever the family.
+
+    Attributes:
+        path: the bundle folder.
+        card: the card (`vidlab.export.bundle.make_card` schema).
+        family: ``classifier``, ``embedding``, ... (``classifier`` for version-1 cards).
+        predict: (N, ...) float32 inputs as the card's ``input`` describes -> (N, ...) outputs.
+    """
+
+    path: Path
+    card: dict[str, Any]
+    family: str
+    predict: Predictor
+
+    @property
+    def fingerprint(self) -> str:
+        """A short hash of the bundle's model files and preprocessing (cache keys)."""
+        digest = hashlib.sha1(json.dumps([self.card.get("sha256"), self.card["input"]],
+                                         sort_keys=True).encode())
+        return f"{self.card['format']}-" + digest.hexdigest()[:16]
+
+
+def verify_files(bundle_dir: Path, card: dict[str, Any]) -> None:
+    """Check every model file of a bundle against the SHA-256 its card records.
+
+    Raises:
+        BundleError: a file is missing or its contents changed after export.
+    """
+    from vidlab.export.bundle import BundleError
+    from vidlab.utils.runinfo import file_sha256
+
+    hashes = card.get("sha256")
+    if not hashes:
+        log.warning("%s: the card (version %s) records no SHA-256 of its model files; they are not "
+                    "verified (re-export to get a checked bundle)", bundle_dir,
+                    card.get("card_version"))
+        return
+    for name in card.get("files", [card["file"]]):
+        path = bundle_dir / name
+        if not path.is_file():
+            raise BundleError(f"{path}: model file listed in the card is missing")
+        found = file_sha256(path)
+        if found != hashes.get(name):
+            raise BundleError(
+                f"{path}: SHA-256 {found[:16]}... does not match the card's "
+                f"{str(hashes.get(name))[:16]}...: the file changed after export; refusing to "
+                "serve it (re-export the checkpoint)")
+
+
+def load_bundle(bundle_dir: str | Path, threads: int | None = None, *,
+                verify: bool = True) -> Bundle:
+    """Load any export bundle by its card: classifiers, embedders, and later detectors.
+
+    Args:
+        bundle_dir: a folder written by ``python export.py`` (``bundles/<format>/``).
+        threads: CPU threads of the runtime (None: its default).
+        verify: check the model files against the card's SHA-256 first (see `verify_files`).
+
+    Raises:
+        FileNotFoundError: no card in `bundle_dir`.
+        BundleError: an unreadable card or a model file that changed after export.
+    """
+    from vidlab.export.bundle import read_card
+
+    bundle_dir = Path(bundle_dir)
+    card = read_card(bundle_dir)
+    if verify:
+        verify_files(bundle_dir, card)
+    predict = load_predictor(bundle_dir / card["file"], card["runtime"], threads)
+    return Bundle(bundle_dir, card, str(card.get("family", "classifier")), predict)

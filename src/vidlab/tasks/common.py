@@ -13,9 +13,10 @@ import torch
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
+from vidlab.checkpoint import CLASSIFIER, load_network
 from vidlab.evaluation.classification import ClassificationReport
 from vidlab.evaluation.classification.plots import save_confusion_png
-from vidlab.tasks.video_classification import CKPT_META_KEY, VideoClassifier, confusion_to_csv
+from vidlab.tasks.video_classification import VideoClassifier, confusion_to_csv
 from vidlab.utils.runinfo import git_commit, package_versions
 
 log = logging.getLogger(__name__)
@@ -129,35 +130,16 @@ def checkpoint_meta(cfg: DictConfig, datamodule: pl.LightningDataModule) -> dict
     }
 
 
-def load_checkpoint(path: str | Path) -> dict[str, Any]:
-    """Load a vidlab checkpoint with weights_only=True (no arbitrary pickles are executed)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    if CKPT_META_KEY not in ckpt or "state_dict" not in ckpt:
-        raise ValueError(
-            f"{path} is not a vidlab training checkpoint: expected keys 'state_dict' and "
-            f"{CKPT_META_KEY!r}, found {sorted(ckpt)}"
-        )
-    return ckpt
-
-
 def classifier_from_checkpoint(path: str | Path) -> tuple[VideoClassifier, dict[str, Any]]:
-    """Rebuild the trained module from a checkpoint alone (its stored config names the network).
+    """The trained classification module of a checkpoint (eval mode, no optimizer) and its meta.
 
-    A structurally pruned network (fewer channels than its config builds) is resized to the shapes
-    its checkpoint records (`vidlab.compression.structured.restore_structure`) before loading.
+    The network comes from `vidlab.checkpoint.load_network` (pruned shapes restored); a
+    checkpoint of another family is refused with a one-line error.
     """
-    from vidlab.compression.structured import restore_structure
-
-    ckpt = load_checkpoint(path)
-    meta = ckpt[CKPT_META_KEY]
-    model_cfg = OmegaConf.create(meta["config"]["model"])
-    net = restore_structure(hydra.utils.instantiate(model_cfg.net), meta)
-    module = VideoClassifier(net, optimizer=None, num_classes=int(model_cfg.num_classes),
+    net, meta = load_network(path, family=CLASSIFIER)
+    model_cfg = meta["config"]["model"]
+    module = VideoClassifier(net, optimizer=None, num_classes=int(model_cfg["num_classes"]),
                              fusion=str(model_cfg.get("fusion", "softmax")))
-    module.load_state_dict(ckpt["state_dict"])
     module.checkpoint_meta = meta
     return module.eval(), meta
 

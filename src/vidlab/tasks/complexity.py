@@ -14,73 +14,24 @@ printed as a table.
 
 from __future__ import annotations
 
-import copy
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import hydra
-import torch
 from omegaconf import DictConfig
 from torch import nn
-from torch.utils.flop_counter import FlopCounterMode
 
+from vidlab.models.complexity import MEGA, Complexity, count_complexity
 from vidlab.models.registry import Reference, example_input, get_spec
 from vidlab.utils.reporting import print_table
 
 log = logging.getLogger(__name__)
 
 METRICS_FILE = "metrics.json"
-FLOPS_PER_MULTIPLY_ADD = 2  # torch's counter: one multiply-add = 2 FLOPs
-GIGA = 1e9
-MEGA = 1e6
 REFERENCE_CLASSES = 400  # the zoo tables count Kinetics-400 models
-
-
-@dataclass(frozen=True)
-class Complexity:
-    """Size and cost of one forward pass.
-
-    Attributes:
-        params: number of parameters (all, trainable or not).
-        gflops: multiply-adds per view, in units of 1e9 (the papers' "GFLOPs").
-        input_shape: shape of the counted input, (B, 3, T, H, W) per pathway.
-    """
-
-    params: int
-    gflops: float
-    input_shape: list[list[int]]
-
-
-def count_parameters(model: nn.Module) -> int:
-    """Number of parameter elements (shared parameters counted once)."""
-    return sum(p.numel() for p in model.parameters())
-
-
-def count_complexity(model: nn.Module, inputs: torch.Tensor | list[torch.Tensor]) -> Complexity:
-    """Parameters and multiply-adds of ``model(inputs)`` per clip (divided by the batch size).
-
-    The model is deep-copied to the ``meta`` device, so nothing runs for real. Batch-size one
-    inputs give per-view figures.
-
-    Args:
-        model: the network (left unchanged).
-        inputs: a (B, 3, T, H, W) tensor or a list of them (SlowFast pathways); any device.
-
-    Returns:
-        `Complexity` with GFLOPs per clip.
-    """
-    tensors = inputs if isinstance(inputs, (list, tuple)) else [inputs]
-    batch = tensors[0].shape[0]
-    meta_model = copy.deepcopy(model).to("meta").eval()
-    meta_inputs = [torch.empty(t.shape, device="meta") for t in tensors]
-    counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
-        meta_model(meta_inputs if isinstance(inputs, (list, tuple)) else meta_inputs[0])
-    gflops = counter.get_total_flops() / FLOPS_PER_MULTIPLY_ADD / GIGA / batch
-    return Complexity(count_parameters(model), gflops, [list(t.shape) for t in tensors])
 
 
 def _input_size(cfg: DictConfig, spec_frames: int, spec_crop: int) -> tuple[int, int]:

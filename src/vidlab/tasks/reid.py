@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidlab.checkpoint import EMBEDDING, META_KEY, check_family, load_checkpoint, load_network
 from vidlab.models.reid.losses import CenterLoss, batch_hard_triplet_loss
 from vidlab.optim import param_groups
-from vidlab.tasks.video_classification import CKPT_META_KEY
 
 log = logging.getLogger(__name__)
 
@@ -242,9 +242,10 @@ class ReIDModule(pl.LightningModule):
         return k_reciprocal_rerank(q_g, q_q, g_g, **self.rerank_params)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CKPT_META_KEY] = {
+        checkpoint[META_KEY] = {
             **self.checkpoint_meta,
             "task": REID_TASK,
+            "family": EMBEDDING,
             "num_classes": self.num_classes,
             "embedding_dim": int(self.net.num_features),
         }
@@ -268,26 +269,16 @@ def is_reid_checkpoint_meta(meta: dict[str, Any]) -> bool:
 def reid_from_checkpoint(path: str | Path) -> tuple[ReIDModule, dict[str, Any]]:
     """Rebuild a trained :class:`ReIDModule` (eval mode, no optimizer) from a checkpoint alone.
 
-    The stored config names the network; its backbone is created without pretrained weights
-    (the checkpoint holds all of them), so the original weight file need not exist here.
+    The network comes from `vidlab.checkpoint.load_network` (its backbone built without pretrained
+    weights: the checkpoint holds all of them, so the original weight file need not exist here).
     """
-    import hydra
     from omegaconf import OmegaConf
 
-    from vidlab.tasks.common import load_checkpoint
-
     ckpt = load_checkpoint(path)
-    meta = ckpt[CKPT_META_KEY]
-    if not is_reid_checkpoint_meta(meta):
-        raise ValueError(
-            f"{path} is not a Re-ID checkpoint: its meta has task="
-            f"{meta.get('task')!r}, expected {REID_TASK!r}"
-        )
+    meta = ckpt[META_KEY]
+    check_family(meta, EMBEDDING, path)
+    net, _ = load_network(path)
     model_cfg = OmegaConf.create(meta["config"]["model"])
-    net_cfg = model_cfg.net
-    if "weights" in net_cfg:
-        net_cfg.weights = None
-    net = hydra.utils.instantiate(net_cfg)
     options = {
         k: v
         for k, v in OmegaConf.to_container(model_cfg, resolve=True).items()
@@ -296,6 +287,6 @@ def reid_from_checkpoint(path: str | Path) -> tuple[ReIDModule, dict[str, Any]]:
     module = ReIDModule(net, optimizer=None, num_classes=int(meta["num_classes"]), **options)
     module.load_state_dict(ckpt["state_dict"])
     module.checkpoint_meta = {
-        k: v for k, v in meta.items() if k not in ("task", "num_classes", "embedding_dim")
+        k: v for k, v in meta.items() if k not in ("task", "family", "num_classes", "embedding_dim")
     }
     return module.eval(), meta

@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vidlab.checkpoint import CLASSIFIER, META_KEY
 from vidlab.evaluation.classification import ClassificationReport, classification_report, fuse_views
 from vidlab.models.layers.cpu_bf16 import guard_temporal_convs
 from vidlab.optim import param_groups
@@ -28,7 +29,8 @@ LossHook = Callable[
 # Key under which a checkpoint carries what is needed to rebuild and use its model without the
 # original command line: the resolved run config, class names and input spec (plain containers, so
 # the checkpoint still loads with torch.load(weights_only=True)).
-CKPT_META_KEY = "vidlab"
+# The checkpoint meta key (kept importable here for older code; see `vidlab.checkpoint`).
+CKPT_META_KEY = META_KEY
 
 
 class VideoClassifier(pl.LightningModule):
@@ -170,7 +172,7 @@ class VideoClassifier(pl.LightningModule):
         }
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        checkpoint[CKPT_META_KEY] = self.checkpoint_meta
+        checkpoint[META_KEY] = {**self.checkpoint_meta, "family": CLASSIFIER}
 
 
 def confusion_to_csv(confusion: np.ndarray, class_names: list[str], path) -> None:

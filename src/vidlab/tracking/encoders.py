@@ -1,18 +1,20 @@
 """Appearance encoders: one interface for Re-ID embeddings of detection crops, plus a disk cache.
 
 An encoder maps a BGR frame and ``(N, 4)`` xyxy boxes to ``(N, D)`` float32 L2-normalised
-embeddings. Three implementations:
+embeddings. Four implementations:
 
 - :class:`TorchEncoder`: any ``torch.nn.Module`` (e.g. a trained Re-ID model), crops resized to
   ``input_size`` and normalised with ``mean``/``std``;
 - :class:`OnnxEncoder`: the same for an ONNX file, run by onnxruntime;
+- :class:`BundleEncoder`: an export bundle of the embedding family, any runtime
+  (`vidlab.export.runtime.load_bundle`);
 - :class:`ColorHistogramEncoder`: a deterministic, weight-free baseline (HSV histograms of the upper
   and lower halves of the crop), good enough for the synthetic sequences whose sprites have
   identity-specific colours.
 
-:func:`encoder_from_weights` builds the first or the second from a trained vidlab Re-ID model: an
-exported ``.onnx`` (its preprocessing read from the file's metadata or its card) or a training
-``.ckpt`` (read from the checkpoint's meta); trackers take it as ``tracker.reid.weights=<file>``.
+:func:`load_encoder` builds one from a trained vidlab Re-ID model (an export bundle, an exported
+``.onnx`` or a training ``.ckpt``); trackers never load weights themselves: the config builds the
+encoder and injects it (``tracker/encoder=reid tracker.encoder.path=<bundle>``).
 
 :class:`EmbeddingCache` stores the embeddings of a whole sequence's detections on disk, keyed by the
 encoder's :attr:`~AppearanceEncoder.fingerprint` and the sequence, so re-running trackers is cheap.
@@ -23,8 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -194,51 +195,74 @@ class OnnxEncoder:
         return _finish(outs, len(batch))
 
 
-@dataclass(frozen=True)
-class ReIDSettings:
-    """``tracker.reid``: a trained Re-ID model as the tracker's appearance encoder.
+class BundleEncoder:
+    """Embeddings from an export bundle of the embedding family (any format and runtime).
 
-    Attributes:
-        weights: ``.onnx`` (exported) or ``.ckpt`` (vidlab Re-ID training checkpoint); None keeps
-            the tracker's ``encoder``.
-        batch_size: crops per forward pass.
-        device: torch device for a ``.ckpt`` model.
-    """
-
-    weights: str | None = None
-    batch_size: int = 64
-    device: str = "cpu"
-
-
-def encoder_from_weights(
-    weights: str | Path, *, batch_size: int = 64, device: str = "cpu"
-) -> TorchEncoder | OnnxEncoder:
-    """An encoder for a trained vidlab Re-ID model; input size, mean and std come with the model.
+    The bundle is loaded through `vidlab.export.runtime.load_bundle` (its files checked against
+    the card's SHA-256) and its card gives the input size, mean and std.
 
     Args:
-        weights: ``.onnx`` written by ``export.py`` (preprocessing from its ``vidlab.input``
-            metadata, else from ``<stem>_card.json`` / ``model_card.json`` beside it) or a ``.ckpt``
-            written by ``train.py`` (preprocessing from the checkpoint's meta).
+        bundle_dir: a ``bundles/<format>/`` folder written by ``python export.py``.
+        batch_size: crops per call.
+        threads: CPU threads of the runtime (None: its default).
+    """
+
+    def __init__(self, bundle_dir: str | Path, *, batch_size: int = 64,
+                 threads: int | None = None) -> None:
+        from vidlab.export.runtime import load_bundle
+
+        self.bundle = load_bundle(bundle_dir, threads)
+        if self.bundle.family != "embedding":
+            raise ValueError(f"{bundle_dir}: bundle of a {self.bundle.family} model; an appearance "
+                             "encoder needs an embedding (Re-ID) bundle")
+        spec = _preprocessing(self.bundle.card["input"], str(Path(bundle_dir) / "card.json"))
+        self.input_size, self.mean, self.std = spec["input_size"], spec["mean"], spec["std"]
+        self.batch_size = batch_size
+        self._fingerprint = "bundle-" + self.bundle.fingerprint
+
+    @property
+    def fingerprint(self) -> str:
+        return self._fingerprint
+
+    def encode(self, frame_bgr: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
+        batch = crop_batch(frame_bgr, boxes_xyxy, self.input_size, self.mean, self.std)
+        outs = [self.bundle.predict(batch[s : s + self.batch_size])
+                for s in range(0, len(batch), self.batch_size)]
+        return _finish(outs, len(batch))
+
+
+def load_encoder(
+    path: str | Path, *, batch_size: int = 64, device: str = "cpu"
+) -> BundleEncoder | TorchEncoder | OnnxEncoder:
+    """An appearance encoder for a trained vidlab Re-ID model; input size, mean and std come with
+    the model. Configs inject it into the trackers::
+
+        encoder: {_target_: vidlab.tracking.encoders.load_encoder, path: <bundle dir>}
+
+    Args:
+        path: an export bundle folder (``<export run>/bundles/onnx``: the preferred form, its files
+            verified against the card), a bare ``.onnx`` written by ``export.py`` (preprocessing
+            from its ``vidlab.input`` metadata, else from ``card.json`` beside it) or a training
+            ``.ckpt`` (preprocessing from the checkpoint's meta).
         batch_size: crops per forward pass.
         device: torch device (``.ckpt`` only).
     """
-    path = Path(weights)
+    path = Path(path)
+    if path.is_dir():
+        return BundleEncoder(path, batch_size=batch_size)
     if not path.is_file():
-        raise FileNotFoundError(f"tracker.reid.weights={path}: no such file")
+        raise FileNotFoundError(f"Re-ID encoder: no bundle folder or model file at {path}")
     if path.suffix == ".onnx":
         spec = _onnx_input_spec(path)
         return OnnxEncoder(path, batch_size=batch_size, **spec)
     if path.suffix == ".ckpt":
-        from vidlab.tasks.reid import reid_from_checkpoint
+        from vidlab.checkpoint import EMBEDDING, load_network
 
-        module, meta = reid_from_checkpoint(path)
+        net, meta = load_network(path, family=EMBEDDING)
         return TorchEncoder(
-            module.net,
-            batch_size=batch_size,
-            device=device,
-            **_preprocessing(meta["input"], str(path)),
+            net, batch_size=batch_size, device=device, **_preprocessing(meta["input"], str(path))
         )
-    raise ValueError(f"tracker.reid.weights={path}: expected a .onnx or .ckpt file")
+    raise ValueError(f"Re-ID encoder {path}: expected a bundle folder, a .onnx or a .ckpt file")
 
 
 def _preprocessing(spec: dict[str, Any], source: str) -> dict[str, Any]:
@@ -255,17 +279,17 @@ def _preprocessing(spec: dict[str, Any], source: str) -> dict[str, Any]:
 
 
 def _onnx_input_spec(path: Path) -> dict[str, Any]:
-    from vidlab.export.reid import read_onnx_metadata
+    from vidlab.export.onnx import read_onnx_metadata
 
     meta = read_onnx_metadata(path)
     if "input" in meta:
         return _preprocessing(meta["input"], f"{path} metadata")
-    for card in (path.with_name(f"{path.stem}_card.json"), path.with_name("model_card.json")):
-        if card.is_file():
-            return _preprocessing(json.loads(card.read_text())["input"], str(card))
+    card = path.with_name("card.json")
+    if card.is_file():
+        return _preprocessing(json.loads(card.read_text())["input"], str(card))
     raise ValueError(
-        f"{path} has no vidlab.input metadata and no card ({path.stem}_card.json or "
-        "model_card.json) beside it: its input size, mean and std are unknown"
+        f"{path} has no vidlab.input metadata and no card.json beside it: its input size, mean "
+        "and std are unknown"
     )
 
 
@@ -349,20 +373,6 @@ class EmbeddingCache:
         )
         tmp.replace(path)
         return path
-
-
-def resolve_encoder(
-    encoder: AppearanceEncoder | None, reid: ReIDSettings | Mapping[str, Any] | None
-) -> AppearanceEncoder | None:
-    """The trackers' choice: a Re-ID model when ``reid.weights`` is set, else ``encoder``."""
-    if reid is None:
-        return encoder
-    settings = reid if isinstance(reid, ReIDSettings) else ReIDSettings(**dict(reid))
-    if not settings.weights:
-        return encoder
-    return encoder_from_weights(
-        settings.weights, batch_size=settings.batch_size, device=settings.device
-    )
 
 
 def _rows_key(frames: np.ndarray, boxes: np.ndarray) -> str:

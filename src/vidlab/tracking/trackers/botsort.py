@@ -14,19 +14,12 @@ it moves every track's Kalman state into the new frame's coordinates before asso
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from vidlab.tracking.association import cosine_distance
-from vidlab.tracking.encoders import (
-    AppearanceEncoder,
-    ReIDSettings,
-    l2_normalize,
-    resolve_encoder,
-)
+from vidlab.tracking.encoders import AppearanceEncoder, l2_normalize
 from vidlab.tracking.gmc import (
     IDENTITY,
     CameraMotion,
@@ -88,10 +81,9 @@ class BotSort(ByteTrack):
             needs an instance with a path).
         kalman: motion model (default: BoT-SORT's ``x, y, w, h`` filter; decoupled when ``cmc``
             is none).
-        encoder: appearance encoder used on the frame when detections carry no embeddings.
-        reid: ``tracker.reid``; when its ``weights`` name a trained Re-ID model (``.onnx`` or
-            ``.ckpt``) that model replaces `encoder` (see
-            :func:`vidlab.tracking.encoders.encoder_from_weights`).
+        encoder: appearance encoder used on the frame when detections carry no embeddings
+            (injected by the config, e.g. a trained Re-ID model through
+            :func:`vidlab.tracking.encoders.load_encoder`).
     """
 
     name = "botsort"
@@ -117,9 +109,7 @@ class BotSort(ByteTrack):
         cmc: CameraMotion | str | None = "sparse_flow",
         kalman: KalmanFilter | None = None,
         encoder: AppearanceEncoder | None = None,
-        reid: ReIDSettings | Mapping[str, Any] | None = None,
     ) -> None:
-        encoder = resolve_encoder(encoder, reid)
         if cmc is None:
             cmc = NoMotion()
         cmc = create_camera_motion(cmc) if isinstance(cmc, str) else cmc
@@ -141,11 +131,10 @@ class BotSort(ByteTrack):
             encoder=encoder,
         )
         self.with_reid = self.uses_appearance = with_reid
-        weights = reid.weights if isinstance(reid, ReIDSettings) else (reid or {}).get("weights")
-        if weights and not with_reid:
+        if encoder is not None and not with_reid:
             log.warning(
-                "BoT-SORT: a Re-ID model is given (tracker.reid.weights) but with_reid is "
-                "false, so appearance is not used; set tracker.with_reid=true"
+                "BoT-SORT: an appearance encoder is given but with_reid is false, so appearance "
+                "is not used; set tracker.with_reid=true"
             )
         self.proximity_thresh, self.appearance_thresh = proximity_thresh, appearance_thresh
         self.embedding_momentum = embedding_momentum

@@ -9,15 +9,13 @@ with 4 degrees of freedom, appearance weight lambda = 0, IoU fallback gate 0.7, 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from vidlab.tracking.association import Assignment, iou_xyxy
-from vidlab.tracking.encoders import AppearanceEncoder, ReIDSettings, resolve_encoder
+from vidlab.tracking.encoders import AppearanceEncoder
 from vidlab.tracking.kalman import DecoupledKalmanFilter, KalmanFilter, XYAHKalmanFilter
 from vidlab.tracking.trackers.base import BaseTracker, TrackTable
 from vidlab.tracking.types import Detections, Tracks, TrackState
@@ -91,10 +89,9 @@ class DeepSort(BaseTracker):
             reported (the reference application reports tracks missed in the current frame, at
             their predicted box: 1; use 0 to report only tracks matched in the current frame).
         kalman: motion model (default: the paper's XYAH filter, in its decoupled form).
-        encoder: computes embeddings from the frame when detections carry none.
-        reid: ``tracker.reid``; when its ``weights`` name a trained Re-ID model (``.onnx`` or
-            ``.ckpt``) that model replaces `encoder` (see
-            :func:`vidlab.tracking.encoders.encoder_from_weights`).
+        encoder: computes embeddings from the frame when detections carry none (injected by the
+            config, e.g. a trained Re-ID model through
+            :func:`vidlab.tracking.encoders.load_encoder`).
     """
 
     name = "deepsort"
@@ -114,9 +111,7 @@ class DeepSort(BaseTracker):
         report_max_misses: int = 1,
         kalman: KalmanFilter | None = None,
         encoder: AppearanceEncoder | None = None,
-        reid: ReIDSettings | Mapping[str, Any] | None = None,
     ) -> None:
-        encoder = resolve_encoder(encoder, reid)
         super().__init__(kalman or DecoupledKalmanFilter(XYAHKalmanFilter()), encoder)
         self.max_cosine_distance, self.nn_budget = max_cosine_distance, nn_budget
         self.max_iou_distance, self.max_age, self.n_init = max_iou_distance, max_age, n_init

@@ -1,0 +1,189 @@
+"""Model families of the export stage: what an artifact computes and how it is judged.
+
+One export stage (`vidlab.export.stage`) serves every family; a family says only what differs:
+
+- which module is exported (the bare classifier; the L2-normalised embedding of a Re-ID network),
+- the input and output names and the card's description of them,
+- which formats make sense (an int8 embedding has no top-1 gate to be judged by),
+- the parity criterion: logits within ``atol`` (or top-1 agreement for int8); embeddings with a
+  per-sample cosine similarity of at least ``min_cosine``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from torch import nn
+
+from vidlab.checkpoint import CLASSIFIER, EMBEDDING
+from vidlab.export.program import make_exportable
+from vidlab.export.reid import MIN_COSINE, NormalizedEmbedding, embedding_parity
+from vidlab.export.verify import compare_outputs
+
+VALUE_RANGE = "RGB in [0, 1] before normalisation"
+
+
+class Parity(Protocol):
+    """What every parity result offers the stage and the report."""
+
+    max_abs_diff: float
+    num_samples: int
+
+    @property
+    def ok(self) -> bool: ...
+
+    def describe(self) -> str: ...
+
+    def as_dict(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class Family:
+    """What the export stage needs to know about one model family.
+
+    Attributes:
+        name: the family name (`vidlab.checkpoint.FAMILIES`).
+        input_name / output_name: tensor names in ONNX graphs and cards.
+        formats: the export formats this family can be written to.
+        wrap: the module an artifact computes, from the checkpoint's bare network.
+        input_card / output_card: the card's ``input`` / ``output`` sections, from the meta.
+        preprocessing: the card's preprocessing steps, from the meta.
+        extra_card: family-specific top-level card sections (class names, window sampling).
+        compare: parity of (N, ...) eager outputs and artifact outputs, given the options and
+            whether the format is quantized.
+        onnx_metadata: ``vidlab.*`` metadata written into ONNX files (None: none).
+    """
+
+    name: str
+    input_name: str
+    output_name: str
+    formats: tuple[str, ...]
+    wrap: Callable[[nn.Module], nn.Module]
+    input_card: Callable[[dict[str, Any]], dict[str, Any]]
+    output_card: Callable[[dict[str, Any]], dict[str, Any]]
+    preprocessing: Callable[[dict[str, Any]], list[str]]
+    extra_card: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+    compare: Callable[[np.ndarray, np.ndarray, dict[str, Any], bool], Parity]
+    onnx_metadata: Callable[[dict[str, Any]], dict[str, Any] | None]
+
+    def accuracy(self, outputs: np.ndarray, labels: np.ndarray | None) -> float:
+        """Top-1 accuracy of classifier outputs against labels (NaN where it has no meaning)."""
+        if self.name != CLASSIFIER or labels is None:
+            return math.nan
+        return float(np.mean(outputs.argmax(1) == labels))
+
+
+# ----------------------------------------------------------------------------------- classifier
+
+
+def _clip_spec(meta: dict[str, Any]) -> dict[str, Any]:
+    spec = meta["input"]
+    data_cfg = (meta.get("config") or {}).get("data") or {}
+    crop = int(spec["crop_size"])
+    return {"num_frames": int(spec["num_frames"]), "frame_stride": int(spec["frame_stride"]),
+            "crop_size": crop, "short_side": int(data_cfg.get("eval_short_side") or crop),
+            "mean": [float(m) for m in spec["mean"]], "std": [float(s) for s in spec["std"]]}
+
+
+def _classifier_input(meta: dict[str, Any]) -> dict[str, Any]:
+    s = _clip_spec(meta)
+    return {"name": "video", "dtype": "float32", "layout": "NCTHW",
+            "shape": ["batch", 3, s["num_frames"], s["crop_size"], s["crop_size"]],
+            **s, "value_range": VALUE_RANGE}
+
+
+def _classifier_output(meta: dict[str, Any]) -> dict[str, Any]:
+    return {"name": "logits", "shape": ["batch", len(meta["class_names"])],
+            "postprocessing": "softmax over classes"}
+
+
+def _classifier_preprocessing(meta: dict[str, Any]) -> list[str]:
+    s = _clip_spec(meta)
+    return ["decode RGB frames (uint8, H x W x 3)",
+            f"resize so the short side is {s['short_side']} px (bilinear, antialiased)",
+            f"centre crop {s['crop_size']} x {s['crop_size']}",
+            "scale to [0, 1], subtract mean, divide by std (per channel)",
+            "stack to (3, T, H, W) and batch"]
+
+
+def _classifier_extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    s = _clip_spec(meta)
+    span = s["num_frames"] * s["frame_stride"]
+    return {"class_names": list(meta["class_names"]),
+            "sampling": {"num_frames": s["num_frames"], "frame_stride": s["frame_stride"],
+                         "window_stride": int(options.get("window_stride") or span),
+                         "aggregation": "mean of per-window softmax probabilities"}}
+
+
+def _compare_logits(reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any],
+                    quantized: bool) -> Parity:
+    min_agreement = float(options["min_top1_agreement"]) if quantized else None
+    return compare_outputs(reference, candidate, float(options["atol"]), min_agreement)
+
+
+# ------------------------------------------------------------------------------------ embedding
+
+
+def _image_spec(meta: dict[str, Any]) -> dict[str, Any]:
+    spec = meta["input"]
+    height, width = (int(v) for v in spec["image_size"])
+    return {"image_size": [height, width], "mean": [float(m) for m in spec["mean"]],
+            "std": [float(s) for s in spec["std"]]}
+
+
+def _embedding_input(meta: dict[str, Any]) -> dict[str, Any]:
+    s = _image_spec(meta)
+    return {"name": "image", "dtype": "float32", "layout": "NCHW",
+            "shape": ["batch", 3, *s["image_size"]], **s, "value_range": VALUE_RANGE}
+
+
+def _embedding_output(meta: dict[str, Any]) -> dict[str, Any]:
+    dim = int(meta["embedding_dim"])
+    return {"name": "embedding", "shape": ["batch", dim], "embedding_dim": dim,
+            "l2_normalized": True, "feature": "BNNeck", "distance": "cosine (= 1 - dot product)"}
+
+
+def _embedding_preprocessing(meta: dict[str, Any]) -> list[str]:
+    height, width = _image_spec(meta)["image_size"]
+    return ["crop the person box from the RGB frame (clipped to the image)",
+            f"resize to {height} x {width} (height x width)",
+            "scale to [0, 1], subtract mean, divide by std (per channel)",
+            "stack to (3, H, W) and batch"]
+
+
+def _embedding_extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    return {"class_names": list(meta.get("class_names") or [])}
+
+
+def _compare_embeddings(reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any],
+                        quantized: bool) -> Parity:
+    return embedding_parity(reference, candidate, float(options.get("min_cosine", MIN_COSINE)))
+
+
+def _embedding_onnx_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    return {"input": _image_spec(meta), "embedding_dim": int(meta["embedding_dim"]),
+            "l2_normalized": True}
+
+
+FAMILIES: dict[str, Family] = {f.name: f for f in (
+    Family(CLASSIFIER, "video", "logits",
+           ("onnx", "torchscript", "torch_export", "onnx_int8", "pt2e_int8", "dynamic_int8",
+            "openvino"),
+           make_exportable, _classifier_input, _classifier_output, _classifier_preprocessing,
+           _classifier_extra, _compare_logits, lambda meta: None),
+    Family(EMBEDDING, "image", "embedding", ("onnx", "torchscript", "torch_export", "openvino"),
+           NormalizedEmbedding, _embedding_input, _embedding_output, _embedding_preprocessing,
+           _embedding_extra, _compare_embeddings, _embedding_onnx_metadata),
+)}
+
+
+def get_family(name: str) -> Family:
+    """The export family called `name` (the checkpoint's family)."""
+    if name not in FAMILIES:
+        raise ValueError(f"no export support for model family {name!r}; exportable families: "
+                         f"{sorted(FAMILIES)}")
+    return FAMILIES[name]
