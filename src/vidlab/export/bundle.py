@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vidlab.errors import UserError
 from vidlab.utils.runinfo import file_sha256, package_versions, write_json
 
 log = logging.getLogger(__name__)
@@ -124,8 +125,19 @@ def read_card(bundle_dir: str | Path) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no card.json in `bundle_dir`.
+        UserError: card.json is not a JSON object (the message names the file, line and column).
     """
     path = Path(bundle_dir) / CARD_NAME
     if not path.is_file():
         raise FileNotFoundError(f"{bundle_dir} is not an export bundle: {CARD_NAME} is missing")
-    return json.loads(path.read_text())
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        where = f"{path}:{err.lineno}:{err.colno}" if hasattr(err, "lineno") else str(path)
+        raise UserError(
+            f"{where}: not valid JSON ({getattr(err, 'msg', err)}); expected the {CARD_NAME} "
+            f"that export.py writes"
+        ) from None
+    if not isinstance(card, dict):
+        raise UserError(f"{path}: a JSON {type(card).__name__}, expected an object (the card)")
+    return card
