@@ -61,9 +61,28 @@ def report_user_errors(extra: tuple[type[BaseException], ...] = ()) -> Iterator[
     """
     try:
         yield
-    except EXPECTED_ERRORS + extra as err:
-        if verbose_errors():
+    except Exception as err:
+        expected = expected_cause(err, EXPECTED_ERRORS + extra)
+        if expected is None or verbose_errors():
             raise
-        sys.stderr.write(error_line(err) + "\n")
+        sys.stderr.write(error_line(expected) + "\n")
         sys.stderr.flush()
         raise SystemExit(USER_ERROR_EXIT_CODE) from None
+
+
+def expected_cause(
+    err: BaseException, types: tuple[type[BaseException], ...] = EXPECTED_ERRORS
+) -> BaseException | None:
+    """`err` or the first of its causes that is one of `types`, else None.
+
+    Wrappers such as Hydra's `InstantiationException` (raised ``from`` the error of the object
+    being built) keep the user's error as their cause; its message is the one worth showing.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        if isinstance(current, types):
+            return current
+        seen.add(id(current))
+        current = current.__cause__
+    return None
