@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from vidlab.data.io import VideoDecodeError, read_frames, reduced_size, stored_frame_size
+from vidlab.data.io.base import VideoInfo, plausible_frame_times
 from vidlab.data.io.probe import probe_many
 
 DECORD_READABLE = [
@@ -143,3 +144,19 @@ def test_probe_many_reports_each_file(video_library, facts):
     assert by_name["vfr.mp4"].vfr and not good.vfr
     for bad in ("truncated.mp4", "empty.mp4"):
         assert not by_name[bad].ok and by_name[bad].backend is None and by_name[bad].error
+
+
+def test_implausible_frame_times_are_dropped():
+    fps, n = 25.0, 8
+    good = 3.5 + np.arange(n) / fps  # any start: shifted to 0
+    np.testing.assert_allclose(plausible_frame_times(good, fps), np.arange(n) / fps)
+    # What decord reports for an AVI with packed B-frames: unset timestamps first.
+    nopts = np.concatenate([np.full(3, -3.6893487e17), np.arange(3, n) / fps])
+    assert plausible_frame_times(nopts, fps) is None
+    assert plausible_frame_times(np.array([0.0, 0.04, np.nan]), fps) is None
+    assert plausible_frame_times(np.array([0.0, 0.08, 0.04]), fps) is None  # backwards
+    assert plausible_frame_times(np.array([0.0, 0.04, 1e9]), fps) is None  # absurd span
+    vfr = np.array([0.0, 0.04, 0.5, 0.52])  # a real variable rate is kept
+    np.testing.assert_allclose(plausible_frame_times(vfr, fps), vfr)
+    info = VideoInfo(num_frames=164, fps=25.0, backend="decord", frame_times=None)
+    assert info.duration_s == pytest.approx(6.56)  # from the frame count, not a bogus header

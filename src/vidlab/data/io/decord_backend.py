@@ -6,13 +6,21 @@ files without one, and vidlab never needs audio.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import decord
 import numpy as np
 
-from vidlab.data.io.base import VideoDecodeError, VideoInfo, unique_indices
+from vidlab.data.io.base import (
+    VideoDecodeError,
+    VideoInfo,
+    plausible_frame_times,
+    unique_indices,
+)
+
+log = logging.getLogger(__name__)
 
 BACKEND = "decord"
 # decord raises its own DECORDError for codec and stream problems and RuntimeError for I/O.
@@ -48,11 +56,12 @@ class DecordVideo:
             times = self._reader.get_frame_timestamp(np.arange(num_frames))[:, 0].astype(np.float64)
         except _DECORD_ERRORS as err:
             raise VideoDecodeError(self.path, BACKEND, _first_line(err)) from err
+        frame_times = plausible_frame_times(times, fps)
+        if frame_times is None:
+            log.debug("%s: decord's frame timestamps are unset or out of order; timing the "
+                      "frames by count and frame rate", self.path)  # fmt: skip
         self.info = VideoInfo(
-            num_frames=num_frames,
-            fps=fps,
-            backend=BACKEND,
-            frame_times=times - times[0],
+            num_frames=num_frames, fps=fps, backend=BACKEND, frame_times=frame_times
         )
 
     def get_frames(self, indices: np.ndarray) -> np.ndarray:

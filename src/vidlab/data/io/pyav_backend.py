@@ -19,7 +19,12 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidlab.data.io.base import VideoDecodeError, VideoInfo, unique_indices
+from vidlab.data.io.base import (
+    VideoDecodeError,
+    VideoInfo,
+    plausible_frame_times,
+    unique_indices,
+)
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +97,8 @@ class PyAVVideo:
             fps = (num_frames - 1) / float(times[-1])
         else:
             raise VideoDecodeError(self.path, BACKEND, "no frame rate in the container")
+        if times is not None:
+            times = plausible_frame_times(times, fps)  # None: time frames by count and rate
         return VideoInfo(num_frames=num_frames, fps=fps, backend=BACKEND, frame_times=times)
 
     def get_frames(self, indices: np.ndarray) -> np.ndarray:
