@@ -15,6 +15,8 @@ import pytest
 from vidlab.data.io import VideoDecodeError, read_frames, reduced_size, stored_frame_size
 from vidlab.data.io.base import VideoInfo, plausible_frame_times
 from vidlab.data.io.probe import probe_many
+from vidlab.data.io.rotation import mp4_display_rotation
+from vidlab.data.io.writer import write_video
 
 DECORD_READABLE = [
     "h264.mp4",
@@ -160,3 +162,52 @@ def test_implausible_frame_times_are_dropped():
     np.testing.assert_allclose(plausible_frame_times(vfr, fps), vfr)
     info = VideoInfo(num_frames=164, fps=25.0, backend="decord", frame_times=None)
     assert info.duration_s == pytest.approx(6.56)  # from the frame count, not a bogus header
+
+
+ROTATIONS = (90, 180, 270)
+
+
+def asymmetric_frames(num_frames: int = 6, height: int = 48, width: int = 64) -> np.ndarray:
+    """uint8 (T, H, W, 3): red rises down the rows, green across the columns (any turn shows)."""
+    frames = np.zeros((num_frames, height, width, 3), dtype=np.uint8)
+    frames[..., 0] = np.linspace(0, 255, height).astype(np.uint8)[None, :, None]
+    frames[..., 1] = np.linspace(0, 255, width).astype(np.uint8)[None, None, :]
+    frames[..., 2] = 128
+    return frames
+
+
+@pytest.fixture(scope="module")
+def rotated_videos(tmp_path_factory, spawn_pool) -> dict[int, object]:
+    """The frame pattern written with a display rotation (as phones write portrait videos)."""
+    folder = tmp_path_factory.mktemp("rotated")
+    return {
+        rotation: spawn_pool.submit(
+            write_video, folder / f"rot{rotation}.mp4", asymmetric_frames(), rotation=rotation
+        ).result()
+        for rotation in (0, *ROTATIONS)
+    }
+
+
+@pytest.mark.parametrize("rotation", ROTATIONS)
+def test_rotated_videos_are_decoded_upright(rotated_videos, spawn_pool, rotation):
+    path = rotated_videos[rotation]
+    assert mp4_display_rotation(path) == rotation  # read from the track header, no FFmpeg
+    expected = np.rot90(asymmetric_frames()[[0, 5]], rotation // 90, axes=(1, 2))  # anticlockwise
+    clip = spawn_pool.submit(read_frames, path, [0, 5]).result()
+    assert clip.info.backend == "pyav" and "display rotation" in clip.fallback_reason
+    assert clip.frames.shape == expected.shape
+    assert np.abs(clip.frames.astype(int) - expected).mean() < 3
+    # At a reduced decode size (given in stored orientation) the turned frame keeps its aspect.
+    small = spawn_pool.submit(read_frames, path, [0], size=(24, 32)).result()
+    assert small.frames.shape[1:3] == ((32, 24) if rotation % 180 else (24, 32))
+    # decord alone refuses it rather than returning a stretched or unturned frame.
+    with pytest.raises(VideoDecodeError, match=f"display rotation of {rotation} degrees"):
+        read_frames(path, [0], backend="decord")
+
+
+def test_unrotated_and_non_mp4_files_have_no_rotation(rotated_videos, video_library, tmp_path):
+    assert mp4_display_rotation(rotated_videos[0]) == 0
+    assert read_frames(rotated_videos[0], [0], backend="decord").info.backend == "decord"
+    for name in ("mpeg4.avi", "vp9.webm", "truncated.mp4", "empty.mp4"):
+        assert mp4_display_rotation(video_library[name]) == 0
+    assert mp4_display_rotation(tmp_path / "absent.mp4") == 0

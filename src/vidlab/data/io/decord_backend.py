@@ -19,6 +19,7 @@ from vidlab.data.io.base import (
     plausible_frame_times,
     unique_indices,
 )
+from vidlab.data.io.rotation import mp4_display_rotation
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,14 @@ class DecordVideo:
     def __init__(self, path: str | Path, *, size: tuple[int, int] | None = None, threads: int = 1):
         self.path = Path(path)
         height, width = size if size is not None else (-1, -1)
+        rotation = mp4_display_rotation(self.path)
+        if rotation:
+            raise VideoDecodeError(
+                self.path,
+                BACKEND,
+                f"display rotation of {rotation} degrees: decord 0.6 applies it inconsistently "
+                f"(wrong turn, stretched or failing output); PyAV applies it",
+            )
         try:
             self._reader = decord.VideoReader(
                 str(self.path), ctx=decord.cpu(0), width=width, height=height, num_threads=threads
