@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -13,6 +14,7 @@ import torch
 from vidlab.checkpoint import load_network
 from vidlab.data.io import read_frames
 from vidlab.data.io.writer import write_video
+from vidlab.errors import UserError
 from vidlab.export import inference
 from vidlab.tasks import export
 
@@ -64,3 +66,112 @@ def test_bundle_classifies_a_video_like_the_eager_model(make_cfg, tiny_checkpoin
 
     inference.main([str(bundle), str(video), "--top-k", "1"])
     assert meta["class_names"][best] in capsys.readouterr().out
+
+
+# -- bad input: a card or option that cannot work gives one line naming the file -----------------
+
+CLASSES = ["a", "b", "c", "d"]
+
+
+def _onnx_bundle(folder: Path, *, crop: int = 32, frames: int = 4) -> Path:
+    """A bundle whose ONNX model takes (batch, 3, frames, crop, crop) clips and returns 4 logits
+    (the channel means through a fixed 3 x 4 matrix); its card is what export.py would write."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.arange(12, dtype=np.float32).reshape(3, 4), "weight")
+    axes = numpy_helper.from_array(np.array([2, 3, 4], dtype=np.int64), "axes")
+    graph = helper.make_graph(
+        [helper.make_node("ReduceMean", ["video", "axes"], ["pooled"], keepdims=0),
+         helper.make_node("MatMul", ["pooled", "weight"], ["logits"])],
+        "tiny",
+        [helper.make_tensor_value_info("video", TensorProto.FLOAT,
+                                       ["batch", 3, frames, crop, crop])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["batch", len(CLASSES)])],
+        initializer=[weight, axes],
+    )  # fmt: skip
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
+    model.ir_version = 8
+    folder.mkdir(parents=True, exist_ok=True)
+    onnx.save(model, folder / "model.onnx")
+    card = {
+        "card_version": 1, "format": "onnx", "runtime": "onnxruntime", "file": "model.onnx",
+        "files": ["model.onnx"],
+        "input": {"name": "video", "shape": ["batch", 3, frames, crop, crop],
+                  "num_frames": frames, "frame_stride": 1, "crop_size": crop,
+                  "short_side": crop, "mean": [0.45] * 3, "std": [0.225] * 3},
+        "output": {"name": "logits", "shape": ["batch", len(CLASSES)]},
+        "class_names": CLASSES,
+        "sampling": {"num_frames": frames, "frame_stride": 1, "window_stride": frames},
+    }  # fmt: skip
+    (folder / "card.json").write_text(json.dumps(card))
+    return folder
+
+
+def _edit_card(bundle: Path, edit) -> Path:
+    card = json.loads((bundle / "card.json").read_text())
+    edit(card)
+    (bundle / "card.json").write_text(json.dumps(card))
+    return bundle / "card.json"
+
+
+def test_tiny_onnx_bundle_classifies(tmp_path):
+    result = inference.classify_video(_onnx_bundle(tmp_path / "b"), _write_video(tmp_path / "v.mp4"),
+                                      top_k=10)  # fmt: skip
+    assert result.window_logits.shape == (2, 4) and len(result.top) == 4  # top_k > classes: all
+
+
+def test_card_that_is_not_json_names_the_file(tmp_path, capsys):
+    bundle = _onnx_bundle(tmp_path / "b")
+    (bundle / "card.json").write_text('{"format": "onnx",\n "runtime": }')
+    with pytest.raises(UserError) as info:
+        inference.load_classifier_bundle(bundle)
+    assert str(bundle / "card.json") in str(info.value) and "JSON" in str(info.value)
+    # The command prints that one line, no traceback, and exits 2.
+    with pytest.raises(SystemExit) as code:
+        inference.main([str(bundle), str(tmp_path / "unused.mp4")])
+    err = capsys.readouterr().err
+    assert code.value.code == 2 and err.startswith("error: ") and err.count("\n") == 1
+    assert str(bundle / "card.json") in err and "Traceback" not in err
+
+
+def test_card_crop_size_that_contradicts_the_model_input(tmp_path):
+    bundle = _onnx_bundle(tmp_path / "b")
+    card = _edit_card(bundle, lambda c: c["input"].update(crop_size=48))
+    with pytest.raises(UserError, match=r"input\.crop_size=48") as info:
+        inference.load_classifier_bundle(bundle)
+    assert str(card) in str(info.value)
+
+
+def test_card_of_another_model_is_reported_by_the_runtime_in_one_line(tmp_path):
+    # Card shape and crop size agree with each other (48) but not with the model file (32):
+    # ONNX Runtime rejects the clips; the error names the model file, the card and the shapes.
+    bundle = _onnx_bundle(tmp_path / "b")
+
+    def other_model(card):
+        card["input"].update(crop_size=48, short_side=48)
+        card["input"]["shape"][-2:] = [48, 48]
+
+    _edit_card(bundle, other_model)
+    video = _write_video(tmp_path / "v.mp4")
+    with pytest.raises(UserError) as info:
+        inference.classify_video(bundle, video)
+    message = str(info.value)
+    assert message.startswith(f"{bundle / 'model.onnx'}: the model rejected clips of shape")
+    assert "[2, 3, 4, 48, 48]" in message and "\n" not in message
+
+
+def test_card_without_a_required_field(tmp_path):
+    bundle = _onnx_bundle(tmp_path / "b")
+    _edit_card(bundle, lambda c: c["sampling"].pop("window_stride"))
+    with pytest.raises(UserError, match=r"no sampling\.window_stride"):
+        inference.load_classifier_bundle(bundle)
+
+
+@pytest.mark.parametrize("top_k", ["0", "-1", "two"])
+def test_top_k_must_be_a_positive_integer(tmp_path, capsys, top_k):
+    with pytest.raises(SystemExit) as code:
+        inference.main([str(tmp_path), str(tmp_path / "v.mp4"), "--top-k", top_k])
+    assert code.value.code == 2 and "--top-k" in capsys.readouterr().err
+    with pytest.raises(UserError, match="top_k=-1"):
+        inference.classify_video(tmp_path, tmp_path / "v.mp4", top_k=-1)

@@ -114,3 +114,16 @@ def test_interpolation_option_adds_boxes(make_cfg):
         make_cfg("evaluate", [*SMALL, "tracker=ocsort", "interpolate_max_gap=20"], name="filled")
     )
     assert filled["test/MOTA"] > base["test/MOTA"]
+
+
+def test_sequence_folder_without_seqinfo_is_an_error_unless_allowed(make_cfg, tmp_path):
+    run(make_cfg("evaluate", SMALL, name="gen"))
+    (data_root,) = list((tmp_path / "data" / "synthetic_mot").iterdir())
+    (data_root / "SYN-02" / "seqinfo.ini").unlink()
+    overrides = [*SMALL, f"data.root={data_root}"]
+    with pytest.raises(FileNotFoundError, match=r"SYN-02/seqinfo\.ini.*allow_missing=true"):
+        run(make_cfg("evaluate", overrides, name="strict"))
+    cfg = make_cfg("evaluate", [*overrides, "allow_missing=true"], name="lenient")
+    run(cfg)
+    scores = json.loads(open(f"{cfg.paths.output_dir}/metrics.json").read())
+    assert list(scores["sequences"]) == ["SYN-01"]  # the unreadable one skipped, with a warning

@@ -15,15 +15,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vidlab.data.io import VideoInfo, read_clip
+from vidlab.data.io import VideoDecodeError, VideoInfo, read_clip
 from vidlab.data.transforms.video import VideoEvalTransform
-from vidlab.export.runtime import load_bundle
+from vidlab.errors import UserError, report_user_errors
+from vidlab.export.bundle import CARD_NAME
+from vidlab.export.runtime import Predictor, load_bundle
 
 log = logging.getLogger(__name__)
 
 UINT8_MAX = 255.0
 DEFAULT_TOP_K = 5
 MAX_WINDOWS_PER_BATCH = 8
+# Card fields inference reads, by section (None: top level).
+_CARD_FIELDS = {
+    None: ("file", "runtime", "input", "sampling", "class_names"),
+    "input": ("num_frames", "crop_size", "short_side", "mean", "std"),
+    "sampling": ("num_frames", "frame_stride", "window_stride"),
+}
 
 
 @dataclass(frozen=True)
@@ -86,14 +94,79 @@ def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.nda
     return starts, torch.stack(clips).numpy()
 
 
+def load_classifier_bundle(bundle_dir: str | Path,
+                           threads: int | None = None) -> tuple[dict, Predictor]:
+    """The card and predictor of a classifier bundle (`vidlab.export.runtime.load_bundle`: files
+    checked against the card's SHA-256), its card checked for what inference reads."""
+    bundle = load_bundle(bundle_dir, threads)
+    path = Path(bundle_dir) / CARD_NAME
+    if bundle.family != "classifier":
+        raise UserError(f"{path}: a bundle of a {bundle.family} model; video classification "
+                        "needs a classifier bundle")
+    check_card(bundle.card, path)
+    return bundle.card, bundle.predict
+
+
+def check_card(card: dict, path: Path) -> None:
+    """Fail with a one-line `UserError` naming `path` when the card cannot drive inference."""
+    for section, keys in _CARD_FIELDS.items():
+        fields = card if section is None else card.get(section)
+        missing = [k for k in keys if not isinstance(fields, dict) or k not in fields]
+        if missing:
+            where = "" if section is None else f"{section}."
+            raise UserError(
+                f"{path}: no {', '.join(where + k for k in missing)}; expected the "
+                f"fields that export.py writes"
+            )
+    spec, sampling = card["input"], card["sampling"]
+    shape = spec.get("shape")
+    expected = [3, int(spec["num_frames"]), int(spec["crop_size"]), int(spec["crop_size"])]
+    if isinstance(shape, list) and len(shape) == len(expected) + 1 and shape[1:] != expected:
+        raise UserError(
+            f"{path}: input.shape {shape} (the model's input) does not match input.num_frames="
+            f"{spec['num_frames']} and input.crop_size={spec['crop_size']}; expected shape "
+            f"{['batch', *expected]} (the card was edited or belongs to another model)"
+        )
+    if int(sampling["num_frames"]) != int(spec["num_frames"]):
+        raise UserError(
+            f"{path}: sampling.num_frames={sampling['num_frames']} but input."
+            f"num_frames={spec['num_frames']}; expected the same frame count"
+        )
+
+
+def _predict_all(predict: Predictor, clips: np.ndarray, card: dict, bundle_dir: Path) -> np.ndarray:
+    """Logits of every clip, in batches; a runtime that rejects the first batch is reported as a
+    card that does not match its model, in one line."""
+    first = clips[:MAX_WINDOWS_PER_BATCH]
+    try:
+        outputs = [predict(first)]
+    except Exception as err:  # each runtime has its own error types (ORT, OpenVINO, TorchScript)
+        reason = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), repr(err))
+        raise UserError(
+            f"{bundle_dir / card['file']}: the model rejected clips of shape {list(first.shape)} "
+            f"built from {bundle_dir / CARD_NAME} ({reason[:300]}); expected the card exported "
+            f"with this model file"
+        ) from err
+    outputs += [
+        predict(clips[i : i + MAX_WINDOWS_PER_BATCH])
+        for i in range(MAX_WINDOWS_PER_BATCH, len(clips), MAX_WINDOWS_PER_BATCH)
+    ]
+    return np.concatenate(outputs)
+
+
 def classify_video(bundle_dir: str | Path, video_path: str | Path, top_k: int = DEFAULT_TOP_K,
                    threads: int | None = None) -> VideoPrediction:
-    """Classify `video_path` with the bundle in `bundle_dir` (any format) over sliding windows."""
-    bundle = load_bundle(bundle_dir, threads)
-    card, predict = bundle.card, bundle.predict
+    """Classify `video_path` with the bundle in `bundle_dir` (any format) over sliding windows.
+
+    Raises:
+        UserError: `top_k` is below 1, or the bundle is unusable (bad card, changed model file).
+        VideoDecodeError: the video cannot be decoded.
+    """
+    if top_k < 1:
+        raise UserError(f"top_k={top_k}, expected a positive number of classes to list")
+    card, predict = load_classifier_bundle(bundle_dir, threads)
     starts, clips = window_clips(card, video_path)
-    logits = np.concatenate([predict(clips[i:i + MAX_WINDOWS_PER_BATCH])
-                             for i in range(0, len(clips), MAX_WINDOWS_PER_BATCH)])
+    logits = _predict_all(predict, clips, card, Path(bundle_dir))
     probabilities = torch.softmax(torch.from_numpy(logits).double(), dim=1).mean(0).numpy()
     names = card["class_names"]
     order = np.argsort(-probabilities)[:top_k]
@@ -107,12 +180,28 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("bundle_dir", help="an export bundle folder (holds card.json)")
     parser.add_argument("video", help="video file to classify")
-    parser.add_argument("--top-k", type=int, default=DEFAULT_TOP_K)
-    parser.add_argument("--threads", type=int, default=None, help="CPU threads of the runtime")
+    parser.add_argument(
+        "--top-k", type=_positive_int, default=DEFAULT_TOP_K, help="classes to list (at least 1)"
+    )
+    parser.add_argument(
+        "--threads", type=_positive_int, default=None, help="CPU threads of the runtime"
+    )
     args = parser.parse_args(argv)
-    result = classify_video(args.bundle_dir, args.video, args.top_k, args.threads)
+    with report_user_errors(extra=(VideoDecodeError,)):
+        result = classify_video(args.bundle_dir, args.video, args.top_k, args.threads)
     print_table(f"{Path(args.video).name}: {len(result.window_starts)} windows",
                 ["class", "probability"], result.top)
+
+
+def _positive_int(text: str) -> int:
+    """argparse type: an integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value}, expected a positive integer")
+    return value
 
 
 if __name__ == "__main__":

@@ -33,13 +33,23 @@ def dispatch(cfg: DictConfig) -> dict[str, Any]:
 
 def main(config_name: str, config_dir: str | Path) -> None:
     """Body of the entry scripts: compose `<config_dir>/<config_name>.yaml` with Hydra (command-line
-    overrides, multirun, sweepers), run the task, and hand the sweep objective back to Hydra."""
-    import hydra
+    overrides, multirun, sweepers), run the task, and hand the sweep objective back to Hydra.
 
-    @hydra.main(version_base="1.3", config_path=str(Path(config_dir).resolve()),
-                config_name=config_name)
+    Expected user errors (`vidlab.errors.EXPECTED_ERRORS`, a missing mandatory config value) end
+    the command with one ``error: <message>`` line on stderr and exit status 2; the traceback is
+    kept with ``VIDLAB_VERBOSE=1`` or ``HYDRA_FULL_ERROR=1``. They are caught inside the
+    decorated function, since Hydra would otherwise print its own trace around them."""
+    import hydra
+    from omegaconf.errors import MissingMandatoryValue
+
+    from vidlab.errors import report_user_errors
+
+    @hydra.main(
+        version_base="1.3", config_path=str(Path(config_dir).resolve()), config_name=config_name
+    )
     def _run(cfg: DictConfig) -> float | None:
-        metrics = dispatch(cfg)
+        with report_user_errors(extra=(MissingMandatoryValue,)):
+            metrics = dispatch(cfg)
         objective = cfg.get("optimized_metric")
         return metrics.get(objective) if objective and metrics else None
 

@@ -18,6 +18,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from vidlab.evaluation.mot import evaluate_folder
+from vidlab.evaluation.mot.evaluate import SKIPPED
 from vidlab.utils.reporting import print_table
 
 log = logging.getLogger(__name__)
@@ -37,10 +38,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     Config keys: `data.root` (folder of sequence folders), `data.benchmark` (MOT15/16/17/20),
     `data.sequences` (names, or null for all), `results_dir` (folder of `<sequence>.txt`),
-    `paths.output_dir` (run directory).
+    `allow_missing` (skip sequences missing their seqinfo.ini, ground truth or results, listed
+    under "skipped" in metrics.json; false: that is an error), `paths.output_dir` (run directory).
 
     Returns:
-        The combined scalar fields as `test/<field>` (e.g. `test/HOTA`, `test/MOTA`), fractions.
+        The combined scalar fields as `test/<field>` (e.g. `test/HOTA`, `test/MOTA`), fractions,
+        and `test/skipped_sequences` when `allow_missing` skipped some.
     """
     sequences = cfg.data.get("sequences")
     scores = evaluate_folder(
@@ -48,6 +51,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         Path(cfg.results_dir),
         sequences=None if sequences is None else [str(s) for s in sequences],
         benchmark=str(cfg.data.get("benchmark", "MOT17")),
+        allow_missing=bool(cfg.get("allow_missing", False)),
     )
     out_dir = Path(cfg.paths.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -55,11 +59,19 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     metrics_path.write_text(json.dumps(scores, indent=2), encoding="utf-8")
     log.info("wrote %s (%d sequences)", metrics_path, len(scores["sequences"]))
     _print_scores(scores)
-    return {
+    metrics = {
         f"{SPLIT}/{name}": value
         for name, value in scores[COMBINED].items()
         if not isinstance(value, list)
     }
+    skipped = scores.get(SKIPPED, {})
+    if skipped:
+        log.warning(
+            "%d sequence(s) skipped (allow_missing=true), not in the scores: %s",
+            len(skipped), ", ".join(skipped),
+        )  # fmt: skip
+        metrics[f"{SPLIT}/skipped_sequences"] = len(skipped)
+    return metrics
 
 
 def _print_scores(scores: dict[str, Any]) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from vidlab.errors import UserError
 from vidlab.evaluation.mot.io import find_sequences
 from vidlab.tracking.encoders import EmbeddingCache
 from vidlab.tracking.runner import GT_FILE, SequenceResult, track_folder
@@ -64,7 +65,7 @@ def _run_split(
 ) -> dict[str, Any]:
     """Track one set of sequences into ``<run dir>/<tracks_name>/`` and score it if possible."""
     out = Path(cfg.paths.output_dir)
-    dirs = _select_sequences(root, names)
+    dirs = _select_sequences(root, names, allow_missing=bool(cfg.get("allow_missing", False)))
     results = track_folder(
         make_tracker,
         dirs,
@@ -146,15 +147,17 @@ def _tracker_factory(cfg: DictConfig):
     return make, cache
 
 
-def _select_sequences(root: Path, names) -> list[Path]:
-    found = {p.name: p for p in find_sequences(root)}
+def _select_sequences(root: Path, names, *, allow_missing: bool = False) -> list[Path]:
+    """The sequence folders named by `names` (all when empty); a sequence folder of `root`
+    without seqinfo.ini is an error unless `allow_missing` (see `find_sequences`)."""
+    found = {p.name: p for p in find_sequences(root, allow_missing=allow_missing)}
     if not found:
         raise FileNotFoundError(f"no sequence folders (with seqinfo.ini) under {root}")
     if not names:
         return list(found.values())
     missing = [n for n in names if n not in found]
     if missing:
-        raise ValueError(f"sequences {missing} not found under {root}; available: {sorted(found)}")
+        raise UserError(f"sequences {missing} not found under {root}; available: {sorted(found)}")
     return [found[n] for n in names]
 
 

@@ -9,8 +9,10 @@ import lightning.pytorch as pl
 import numpy as np
 import pytest
 import torch
+from hydra.errors import InstantiationException
 
 from vidlab.data.datamodules.video import DecodeHealthCallback, VideoDataModule
+from vidlab.errors import UserError, expected_cause
 
 SMALL = [
     "data.num_frames=4",
@@ -247,3 +249,21 @@ def test_eval_decodes_at_reduced_resolution(make_cfg, ucf101_layout, facts):
     # The stored size was probed in a worker and is visible here through shared memory.
     assert dataset.status.frame_size(0) == (facts.height, facts.width)
     assert dm.datasets.get("train") is None  # only what the stage needs is built
+
+
+def test_bad_settings_and_missing_root_name_what_is_wrong(make_cfg, folder_layout, tmp_path):
+    root = folder_layout()
+    for setting in ("data.num_frames=0", "data.frame_stride=-1", "data.batch_size=0"):
+        with pytest.raises(InstantiationException) as info:
+            build(make_cfg, "video_folder", root, "data.num_classes=2", setting)
+        cause = expected_cause(info.value)
+        assert isinstance(cause, UserError) and str(cause).startswith(setting + ", expected")
+    missing = tmp_path / "no_such_root"
+    dm = build(make_cfg, "video_folder", missing, "data.num_classes=2")
+    with pytest.raises(FileNotFoundError, match=f"{missing}: video folder root not found"):
+        dm.setup("fit")
+    empty = tmp_path / "empty_root"
+    empty.mkdir()
+    dm = build(make_cfg, "video_folder", empty, "data.num_classes=2")
+    with pytest.raises(FileNotFoundError, match=r"none of the split folders \['test', 'train'"):
+        dm.setup("fit")

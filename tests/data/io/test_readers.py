@@ -13,7 +13,10 @@ import numpy as np
 import pytest
 
 from vidlab.data.io import VideoDecodeError, read_frames, reduced_size, stored_frame_size
+from vidlab.data.io.base import VideoInfo, plausible_frame_times
 from vidlab.data.io.probe import probe_many
+from vidlab.data.io.rotation import mp4_display_rotation
+from vidlab.data.io.writer import write_video
 
 DECORD_READABLE = [
     "h264.mp4",
@@ -143,3 +146,68 @@ def test_probe_many_reports_each_file(video_library, facts):
     assert by_name["vfr.mp4"].vfr and not good.vfr
     for bad in ("truncated.mp4", "empty.mp4"):
         assert not by_name[bad].ok and by_name[bad].backend is None and by_name[bad].error
+
+
+def test_implausible_frame_times_are_dropped():
+    fps, n = 25.0, 8
+    good = 3.5 + np.arange(n) / fps  # any start: shifted to 0
+    np.testing.assert_allclose(plausible_frame_times(good, fps), np.arange(n) / fps)
+    # What decord reports for an AVI with packed B-frames: unset timestamps first.
+    nopts = np.concatenate([np.full(3, -3.6893487e17), np.arange(3, n) / fps])
+    assert plausible_frame_times(nopts, fps) is None
+    assert plausible_frame_times(np.array([0.0, 0.04, np.nan]), fps) is None
+    assert plausible_frame_times(np.array([0.0, 0.08, 0.04]), fps) is None  # backwards
+    assert plausible_frame_times(np.array([0.0, 0.04, 1e9]), fps) is None  # absurd span
+    vfr = np.array([0.0, 0.04, 0.5, 0.52])  # a real variable rate is kept
+    np.testing.assert_allclose(plausible_frame_times(vfr, fps), vfr)
+    info = VideoInfo(num_frames=164, fps=25.0, backend="decord", frame_times=None)
+    assert info.duration_s == pytest.approx(6.56)  # from the frame count, not a bogus header
+
+
+ROTATIONS = (90, 180, 270)
+
+
+def asymmetric_frames(num_frames: int = 6, height: int = 48, width: int = 64) -> np.ndarray:
+    """uint8 (T, H, W, 3): red rises down the rows, green across the columns (any turn shows)."""
+    frames = np.zeros((num_frames, height, width, 3), dtype=np.uint8)
+    frames[..., 0] = np.linspace(0, 255, height).astype(np.uint8)[None, :, None]
+    frames[..., 1] = np.linspace(0, 255, width).astype(np.uint8)[None, None, :]
+    frames[..., 2] = 128
+    return frames
+
+
+@pytest.fixture(scope="module")
+def rotated_videos(tmp_path_factory, spawn_pool) -> dict[int, object]:
+    """The frame pattern written with a display rotation (as phones write portrait videos)."""
+    folder = tmp_path_factory.mktemp("rotated")
+    return {
+        rotation: spawn_pool.submit(
+            write_video, folder / f"rot{rotation}.mp4", asymmetric_frames(), rotation=rotation
+        ).result()
+        for rotation in (0, *ROTATIONS)
+    }
+
+
+@pytest.mark.parametrize("rotation", ROTATIONS)
+def test_rotated_videos_are_decoded_upright(rotated_videos, spawn_pool, rotation):
+    path = rotated_videos[rotation]
+    assert mp4_display_rotation(path) == rotation  # read from the track header, no FFmpeg
+    expected = np.rot90(asymmetric_frames()[[0, 5]], rotation // 90, axes=(1, 2))  # anticlockwise
+    clip = spawn_pool.submit(read_frames, path, [0, 5]).result()
+    assert clip.info.backend == "pyav" and "display rotation" in clip.fallback_reason
+    assert clip.frames.shape == expected.shape
+    assert np.abs(clip.frames.astype(int) - expected).mean() < 3
+    # At a reduced decode size (given in stored orientation) the turned frame keeps its aspect.
+    small = spawn_pool.submit(read_frames, path, [0], size=(24, 32)).result()
+    assert small.frames.shape[1:3] == ((32, 24) if rotation % 180 else (24, 32))
+    # decord alone refuses it rather than returning a stretched or unturned frame.
+    with pytest.raises(VideoDecodeError, match=f"display rotation of {rotation} degrees"):
+        read_frames(path, [0], backend="decord")
+
+
+def test_unrotated_and_non_mp4_files_have_no_rotation(rotated_videos, video_library, tmp_path):
+    assert mp4_display_rotation(rotated_videos[0]) == 0
+    assert read_frames(rotated_videos[0], [0], backend="decord").info.backend == "decord"
+    for name in ("mpeg4.avi", "vp9.webm", "truncated.mp4", "empty.mp4"):
+        assert mp4_display_rotation(video_library[name]) == 0
+    assert mp4_display_rotation(tmp_path / "absent.mp4") == 0

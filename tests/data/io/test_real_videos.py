@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from vidlab.data.io import read_frames
+from vidlab.data.io.probe import probe_video
 
 REAL_CLIPS = {  # file: (frames, fps)
     "kinetics_armwrestling_340x256.mp4": (280, 28.0),
@@ -39,3 +40,16 @@ def test_backends_agree_on_real_clips(real_data, spawn_pool, name):
     # Neighbouring frames differ more than the backends do: the frames are the same ones.
     neighbours = np.abs(by_decord.frames[3].astype(int) - by_decord.frames[4].astype(int)).mean()
     assert neighbours > per_frame[3]
+
+
+@pytest.mark.parametrize("backend", ["decord", "pyav"])
+def test_probe_durations_of_real_clips_are_frames_over_fps(real_data, spawn_pool, backend):
+    # decord reports unset timestamps (-3.7e17 s) for the UCF101 AVI's packed B-frames; taken at
+    # face value they gave a duration of 3.7e17 s.
+    names = sorted(REAL_CLIPS)
+    paths = [str(real_data / "videos" / name) for name in names]
+    results = list(spawn_pool.map(probe_video, paths, [backend] * len(paths)))
+    for name, result in zip(names, results, strict=True):
+        frames, fps = REAL_CLIPS[name]
+        assert result.ok and result.backend == backend, result
+        assert result.duration_s == pytest.approx(frames / fps, abs=1.0 / fps), name

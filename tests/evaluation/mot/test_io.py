@@ -182,3 +182,54 @@ def test_find_sequences_lists_only_sequence_folders_sorted(tmp_path: Path) -> No
     assert [p.name for p in find_sequences(tmp_path)] == ["MOT17-02-FRCNN", "MOT17-04-FRCNN"]
     with pytest.raises(FileNotFoundError):
         find_sequences(tmp_path / "absent")
+
+
+def test_find_sequences_rejects_a_sequence_folder_without_seqinfo(tmp_path: Path, caplog) -> None:
+    make_seq(tmp_path, "MOT17-02-FRCNN", SEQINFO)
+    (tmp_path / "MOT17-05-FRCNN" / "gt").mkdir(parents=True)  # gt/ but no seqinfo.ini
+    with pytest.raises(FileNotFoundError) as info:
+        find_sequences(tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "MOT17-05-FRCNN" / "seqinfo.ini") in message
+    assert "allow_missing=true" in message
+    # Opting in skips it loudly: a warning that names and counts it.
+    with caplog.at_level("WARNING"):
+        found = find_sequences(tmp_path, allow_missing=True)
+    assert [p.name for p in found] == ["MOT17-02-FRCNN"]
+    assert "skipping 1 sequence folder(s)" in caplog.text and "MOT17-05-FRCNN" in caplog.text
+
+
+ENCODING_CASES = [
+    # (file bytes, bad line or None, phrase)
+    ("1,1,0,0,5,5,1\n".encode("utf-16"), None, "UTF-16 text"),
+    ("1,1,0,0,5,5,1\n".encode("utf-16-le"), None, "UTF-16 text"),
+    (b"1,1,0,0,5,5,1\n2,1,0,0,5,5,1 \xe9t\xe9\n", 2, "byte 0xe9 is not UTF-8"),
+]
+
+
+@pytest.mark.parametrize(("data", "line", "phrase"), ENCODING_CASES)
+def test_non_utf8_files_name_file_line_and_encoding(
+    tmp_path: Path, data: bytes, line: int | None, phrase: str
+) -> None:
+    path = tmp_path / "res.txt"
+    path.write_bytes(data)
+    with pytest.raises(MotFormatError) as info:
+        read_mot_txt(path, kind="results")
+    message = str(info.value)
+    assert message.startswith(f"{path}:{line}:" if line else f"{path}:"), message
+    assert phrase in message and "expected UTF-8" in message
+    assert "\n" not in message
+
+
+def test_utf8_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "res.txt"
+    path.write_bytes("1,1,0,0,5,5,1\n".encode("utf-8-sig"))
+    assert read_mot_txt(path, kind="results").frame.tolist() == [1]
+
+
+def test_seqinfo_that_is_not_utf8_is_a_format_error(tmp_path: Path) -> None:
+    folder = tmp_path / "S"
+    folder.mkdir()
+    (folder / "seqinfo.ini").write_bytes(SEQINFO.encode("utf-8").replace(b"name=S", b"name=\xe9"))
+    with pytest.raises(MotFormatError, match="is not UTF-8"):
+        read_seqinfo(folder)

@@ -53,6 +53,7 @@ from vidlab.data.transforms.video import (
     VideoNormalize,
     VideoTrainTransform,
 )
+from vidlab.errors import UserError
 
 log = logging.getLogger(__name__)
 
@@ -142,8 +143,17 @@ class VideoDataModule(pl.LightningDataModule):
     ) -> None:
         super().__init__()
         self.save_hyperparameters(ignore=["index"], logger=False)
+        _require_at_least(
+            1,
+            num_classes=num_classes,
+            num_frames=num_frames,
+            frame_stride=frame_stride,
+            crop_size=crop_size,
+            batch_size=batch_size,
+        )
+        _require_at_least(0, num_workers=num_workers)
         if sampler not in SAMPLERS:
-            raise ValueError(f"sampler must be one of {SAMPLERS}, got {sampler!r}")
+            raise UserError(f"data.sampler={sampler!r}, expected one of {SAMPLERS}")
         self.index = index
         self.stage_splits = dict(stage_splits or {s: s for s in STAGES})
         if set(self.stage_splits) != set(STAGES):
@@ -258,7 +268,7 @@ class VideoDataModule(pl.LightningDataModule):
         if self._dataset_index is None:
             index = self.index.build()
             if index.num_classes != self.num_classes:
-                raise ValueError(
+                raise UserError(
                     f"data.num_classes={self.num_classes} but the {index.name} layout at "
                     f"{index.root} defines {index.num_classes} classes; set data.num_classes="
                     f"{index.num_classes} (or fix the annotation files)"
@@ -287,7 +297,7 @@ class VideoDataModule(pl.LightningDataModule):
                 f"{index.root}; check data.root"
             )
         if not split.labeled:
-            raise ValueError(
+            raise UserError(
                 f"{where} has no labels (withheld by the dataset authors); map "
                 f"stage {stage!r} to a labeled split"
             )
@@ -453,3 +463,10 @@ class DecodeHealthCallback(pl.Callback):
 
     def on_test_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._log(trainer, "test")
+
+
+def _require_at_least(minimum: int, **values: int) -> None:
+    """Raise a `UserError` naming the first `data.<name>` setting below `minimum`."""
+    for name, value in values.items():
+        if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+            raise UserError(f"data.{name}={value!r}, expected an integer >= {minimum}")

@@ -162,7 +162,20 @@ class VideoFolderIndex(VideoIndex):
         self.name = name
 
     def build(self) -> DatasetIndex:
+        """Index the layout.
+
+        Raises:
+            FileNotFoundError: `root` is not a folder, or holds none of the split folders.
+        """
+        layout = "<root>/<split>/<class>/<video>"
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"{self.root}: video folder root not found; expected {layout}")
         present = {s: self.root / d for s, d in self.split_dirs.items() if (self.root / d).is_dir()}
+        if not present:
+            raise FileNotFoundError(
+                f"{self.root}: none of the split folders {sorted(set(self.split_dirs.values()))} "
+                f"exists; expected {layout}"
+            )
         classes = sorted({c.name for d in present.values() for c in d.iterdir() if c.is_dir()})
         splits = {}
         for split, folder in self.split_dirs.items():

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 
+from vidlab.errors import UserError
+
 # Extensions of video files the layouts look for (lower case).
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".webm", ".mkv", ".mov", ".m4v", ".mpg", ".mpeg", ".flv")
 UNLABELED = -1
 
 
-class AnnotationError(ValueError):
+class AnnotationError(UserError):
     """An annotation file is malformed; the message names the file, the line and what was expected."""
 
     def __init__(self, path: str | Path, line: int | None, problem: str, expected: str) -> None:

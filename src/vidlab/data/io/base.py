@@ -11,6 +11,10 @@ import numpy as np
 # A frame rate whose frame-to-frame intervals vary by more than this fraction of their median is
 # reported as variable (VFR). Container rounding of timestamps stays well below it.
 VFR_TOLERANCE = 0.05
+# Timestamps spanning more than this many times the nominal duration (frames / average fps) are
+# not presentation times but unset values (FFmpeg's AV_NOPTS_VALUE read as -9.2e18 ticks), as
+# decord reports for AVI files with packed B-frames (UCF101, HMDB51). Real VFR stays far below.
+MAX_SPAN_RATIO = 100.0
 
 
 class VideoDecodeError(RuntimeError):
@@ -66,6 +70,30 @@ class VideoInfo:
         gaps = np.diff(self.frame_times)
         median = float(np.median(gaps))
         return median > 0 and float(np.max(np.abs(gaps - median))) > VFR_TOLERANCE * median
+
+
+def plausible_frame_times(times: np.ndarray, fps: float) -> np.ndarray | None:
+    """Frame timestamps shifted to start at 0, or None when they cannot be presentation times.
+
+    Args:
+        times: (N,) timestamps in seconds, in frame order.
+        fps: the container's average frame rate.
+
+    Returns:
+        (N,) float64 seconds from the first frame, or None when a timestamp is not finite, two
+        frames share one or go backwards, or they span more than `MAX_SPAN_RATIO` times N / fps.
+        Durations then come from the frame count and the frame rate.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    if len(times) == 0 or not np.all(np.isfinite(times)):
+        return None
+    times = times - times[0]
+    if len(times) > 1 and not np.all(np.diff(times) > 0):
+        return None
+    nominal = len(times) / fps if fps > 0 else 0.0
+    if nominal > 0 and times[-1] > MAX_SPAN_RATIO * nominal:
+        return None
+    return times
 
 
 class VideoSource(Protocol):

@@ -6,13 +6,22 @@ files without one, and vidlab never needs audio.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 import decord
 import numpy as np
 
-from vidlab.data.io.base import VideoDecodeError, VideoInfo, unique_indices
+from vidlab.data.io.base import (
+    VideoDecodeError,
+    VideoInfo,
+    plausible_frame_times,
+    unique_indices,
+)
+from vidlab.data.io.rotation import mp4_display_rotation
+
+log = logging.getLogger(__name__)
 
 BACKEND = "decord"
 # decord raises its own DECORDError for codec and stream problems and RuntimeError for I/O.
@@ -37,6 +46,14 @@ class DecordVideo:
     def __init__(self, path: str | Path, *, size: tuple[int, int] | None = None, threads: int = 1):
         self.path = Path(path)
         height, width = size if size is not None else (-1, -1)
+        rotation = mp4_display_rotation(self.path)
+        if rotation:
+            raise VideoDecodeError(
+                self.path,
+                BACKEND,
+                f"display rotation of {rotation} degrees: decord 0.6 applies it inconsistently "
+                f"(wrong turn, stretched or failing output); PyAV applies it",
+            )
         try:
             self._reader = decord.VideoReader(
                 str(self.path), ctx=decord.cpu(0), width=width, height=height, num_threads=threads
@@ -48,11 +65,12 @@ class DecordVideo:
             times = self._reader.get_frame_timestamp(np.arange(num_frames))[:, 0].astype(np.float64)
         except _DECORD_ERRORS as err:
             raise VideoDecodeError(self.path, BACKEND, _first_line(err)) from err
+        frame_times = plausible_frame_times(times, fps)
+        if frame_times is None:
+            log.debug("%s: decord's frame timestamps are unset or out of order; timing the "
+                      "frames by count and frame rate", self.path)  # fmt: skip
         self.info = VideoInfo(
-            num_frames=num_frames,
-            fps=fps,
-            backend=BACKEND,
-            frame_times=times - times[0],
+            num_frames=num_frames, fps=fps, backend=BACKEND, frame_times=frame_times
         )
 
     def get_frames(self, indices: np.ndarray) -> np.ndarray:

@@ -19,7 +19,13 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vidlab.data.io.base import VideoDecodeError, VideoInfo, unique_indices
+from vidlab.data.io.base import (
+    VideoDecodeError,
+    VideoInfo,
+    plausible_frame_times,
+    unique_indices,
+)
+from vidlab.data.io.rotation import rotate_frame
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +65,7 @@ class PyAVVideo:
         if len(pts) == 0:
             self.close()
             raise VideoDecodeError(self.path, BACKEND, "the video stream has no frames")
+        self._rotation_seen = 0  # display rotation last applied (logged once per value)
         self._pts = pts  # (N,) sorted presentation timestamps, stream time base; None if unknown
         self._keyframe = keyframe  # (N,) bool, aligned with _pts
         self.info = self._make_info()
@@ -92,6 +99,8 @@ class PyAVVideo:
             fps = (num_frames - 1) / float(times[-1])
         else:
             raise VideoDecodeError(self.path, BACKEND, "no frame rate in the container")
+        if times is not None:
+            times = plausible_frame_times(times, fps)  # None: time frames by count and rate
         return VideoInfo(num_frames=num_frames, fps=fps, backend=BACKEND, frame_times=times)
 
     def get_frames(self, indices: np.ndarray) -> np.ndarray:
@@ -177,10 +186,21 @@ class PyAVVideo:
                 log.debug("%s: skipping a corrupt packet: %s", self.path, err)
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """RGB frame, scaled to `size` (stored orientation), then turned as its display matrix
+        says (phone videos): a 90-degree rotation swaps the output's height and width."""
         if self.size is None:
-            return frame.to_ndarray(format="rgb24")
-        height, width = self.size
-        return frame.to_ndarray(format="rgb24", width=width, height=height)
+            rgb = frame.to_ndarray(format="rgb24")
+        else:
+            height, width = self.size
+            rgb = frame.to_ndarray(format="rgb24", width=width, height=height)
+        rotation = frame.rotation
+        if rotation:
+            if rotation != self._rotation_seen:
+                log.debug("%s: turning frames by their display rotation, %d degrees "
+                          "counter-clockwise", self.path, rotation)  # fmt: skip
+                self._rotation_seen = rotation
+            rgb = rotate_frame(rgb, rotation)
+        return rgb
 
     def close(self) -> None:
         """Close the container."""

@@ -29,6 +29,7 @@ def write_video(
     audio: bool = False,
     frame_times_s: Sequence[float] | None = None,
     bit_rate: int | None = DEFAULT_BIT_RATE,
+    rotation: int = 0,
 ) -> Path:
     """Encode uint8 RGB `frames` (T, H, W, 3) to `path`; the container follows the suffix.
 
@@ -42,6 +43,8 @@ def write_video(
             None for constant `fps`.
         bit_rate: target bit rate in bits per second; None keeps the encoder's own rate control
             (libsvtav1 rejects an explicit bit rate in its default mode).
+        rotation: display rotation written to the container (a display matrix, as phones write),
+            degrees counter-clockwise; players and vidlab's readers turn the frames by it.
 
     Raises:
         ValueError: frames of the wrong shape or dtype, or frame_times_s of the wrong length.
@@ -62,6 +65,8 @@ def write_video(
             stream.bit_rate = bit_rate
         if frame_times_s is not None:
             stream.codec_context.time_base = VFR_TIME_BASE
+        if rotation:
+            stream.set_display_rotation(rotation)
         # Every stream must exist before the first packet is muxed (the header is written then).
         audio_stream = None
         if audio:

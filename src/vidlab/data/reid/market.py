@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from vidlab.errors import UserError
+
 log = logging.getLogger(__name__)
 
 TRAIN_DIR, QUERY_DIR, GALLERY_DIR = "bounding_box_train", "query", "bounding_box_test"
@@ -34,7 +36,7 @@ NAME_PATTERN = "<pid>_c<cam>s<seq>_<frame>_<idx>.jpg"
 _NAME_RE = re.compile(r"^(-1|\d+)_c(\d+)s(\d+)_(\d+)_(\d+)\.jpg$")
 
 
-class MarketFormatError(ValueError):
+class MarketFormatError(UserError):
     """A file or folder does not follow the Market-1501 layout; the message names it."""
 
 

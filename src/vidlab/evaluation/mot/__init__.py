@@ -46,17 +46,21 @@ def evaluate_folder(
     *,
     sequences: list[str] | None = None,
     benchmark: str = "MOT17",
+    allow_missing: bool = False,
 ) -> dict[str, Any]:
     """Score `results_dir/<seq>.txt` against `gt_root/<seq>/gt/gt.txt`, per sequence and combined.
 
     See `vidlab.evaluation.mot.evaluate.evaluate_folder` for arguments and errors.
 
     Returns:
-        `{"sequences": {seq: {field: value}}, "COMBINED": {field: value}}`.
+        `{"sequences": {seq: {field: value}}, "COMBINED": {field: value}}`, plus
+        `"skipped": {seq: reason}` when `allow_missing` skipped sequences.
     """
     from vidlab.evaluation.mot.evaluate import evaluate_folder as _evaluate_folder
 
-    return _evaluate_folder(gt_root, results_dir, sequences=sequences, benchmark=benchmark)
+    return _evaluate_folder(
+        gt_root, results_dir, sequences=sequences, benchmark=benchmark, allow_missing=allow_missing
+    )
 
 
 def evaluate_tables(

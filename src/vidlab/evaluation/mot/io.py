@@ -28,6 +28,8 @@ from typing import Literal
 
 import numpy as np
 
+from vidlab.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 MotKind = Literal["gt", "results", "det"]
@@ -45,9 +47,11 @@ RESULTS_COLUMNS = 10
 
 SEQINFO_SECTION = "Sequence"
 SEQINFO_FILE = "seqinfo.ini"
+# Entries that make a folder a sequence folder, even when its seqinfo.ini is missing.
+SEQUENCE_MARKERS = ("gt", "det", "img1")
 
 
-class MotFormatError(ValueError):
+class MotFormatError(UserError):
     """A MOTChallenge file does not follow the format; the message names the file and line."""
 
 
@@ -113,6 +117,11 @@ def read_seqinfo(path: str | Path) -> SeqInfo:
         parser.read(path, encoding="utf-8")
     except configparser.Error as err:
         raise MotFormatError(f"{path}: not a valid ini file ({err})") from err
+    except UnicodeDecodeError as err:
+        raise MotFormatError(
+            f"{path}: byte 0x{err.object[err.start]:02x} at offset {err.start} is not UTF-8, "
+            f"expected a UTF-8 or ASCII ini file"
+        ) from None
     if SEQINFO_SECTION not in parser:
         raise MotFormatError(f"{path}: expected a [{SEQINFO_SECTION}] section")
     section = parser[SEQINFO_SECTION]
@@ -131,16 +140,41 @@ def read_seqinfo(path: str | Path) -> SeqInfo:
     return info
 
 
-def find_sequences(root: str | Path) -> list[Path]:
+def find_sequences(root: str | Path, *, allow_missing: bool = False) -> list[Path]:
     """List the sequence folders (those holding `seqinfo.ini`) directly under `root`, sorted by name.
 
+    A subfolder that looks like a sequence (it holds `gt/`, `det/` or `img1/`) but has no
+    `seqinfo.ini` cannot be read: it is an error, or with `allow_missing` a logged, skipped folder.
+
+    Args:
+        root: Folder of MOTChallenge sequence folders.
+        allow_missing: Skip (with a warning) sequence folders without `seqinfo.ini`.
+
     Raises:
-        FileNotFoundError: `root` is not a directory.
+        FileNotFoundError: `root` is not a directory, or a sequence folder has no `seqinfo.ini`
+            (and `allow_missing` is false).
     """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: not a directory of MOTChallenge sequence folders")
-    return sorted(p for p in root.iterdir() if (p / SEQINFO_FILE).is_file())
+    found, unreadable = [], []
+    for folder in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        if (folder / SEQINFO_FILE).is_file():
+            found.append(folder)
+        elif any((folder / marker).exists() for marker in SEQUENCE_MARKERS):
+            unreadable.append(folder)
+    if unreadable:
+        listed = ", ".join(str(folder / SEQINFO_FILE) for folder in unreadable)
+        if not allow_missing:
+            raise FileNotFoundError(
+                f"{len(unreadable)} sequence folder(s) under {root} have no {SEQINFO_FILE}: "
+                f"{listed}; expected one per sequence (or set allow_missing=true to skip them)"
+            )
+        logger.warning(
+            "skipping %d sequence folder(s) without %s (allow_missing=true): %s",
+            len(unreadable), SEQINFO_FILE, listed,
+        )  # fmt: skip
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,18 +349,16 @@ def read_mot_txt(path: str | Path, *, kind: MotKind, num_frames: int | None = No
 
 def _parse_rows(path: Path) -> np.ndarray:
     """Parse the file into an (N, C) float64 array, one row per non-blank line."""
-    with path.open(encoding="utf-8") as fp:
-        first = next((line for line in fp if line.strip()), None)
+    lines = _read_lines(path)
+    first = next((line for line in lines if line.strip()), None)
     if first is None:
         return np.zeros((0, MIN_COLUMNS))
     delimiter = "," if "," in first else None
     try:
         # numpy's C parser; blank lines are skipped. Any irregularity falls to the careful path.
-        rows = np.loadtxt(
-            path, delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None, encoding="utf-8"
-        )
+        rows = np.loadtxt(lines, delimiter=delimiter, dtype=np.float64, ndmin=2, comments=None)
     except ValueError:
-        rows = _parse_rows_slowly(_read_lines(path), delimiter, path)
+        rows = _parse_rows_slowly(lines, delimiter, path)
     if not MIN_COLUMNS <= rows.shape[1] <= MAX_COLUMNS:
         raise MotFormatError(
             f"{path}:{_line_number(path, 0)}: {rows.shape[1]} columns, expected "
@@ -336,7 +368,26 @@ def _parse_rows(path: Path) -> np.ndarray:
 
 
 def _read_lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
+    """The lines of a UTF-8 (or ASCII) text file.
+
+    Raises:
+        MotFormatError: UTF-16 text, NUL bytes, or bytes that are not UTF-8; the message names
+            the line.
+    """
+    data = path.read_bytes()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in data:
+        raise MotFormatError(
+            f"{path}: UTF-16 text (byte-order mark or NUL bytes), expected UTF-8 or ASCII "
+            f"MOTChallenge text; convert it, e.g. iconv -f UTF-16 -t UTF-8"
+        )
+    try:
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as err:
+        lineno = data.count(b"\n", 0, err.start) + 1
+        raise MotFormatError(
+            f"{path}:{lineno}: byte 0x{data[err.start]:02x} is not UTF-8, expected UTF-8 or "
+            f"ASCII MOTChallenge text"
+        ) from None
 
 
 def _parse_rows_slowly(lines: list[str], delimiter: str | None, path: Path) -> np.ndarray:
