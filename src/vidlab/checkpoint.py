@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -68,14 +67,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        if "weights_only" in str(err) or "Unsupported global" in str(err):
+        found = [ln.strip() for ln in str(err).splitlines() if "Unsupported global" in ln]
+        if found:  # a real checkpoint that pickles classes: refused, never executed
             raise CheckpointError(
                 f"{path}: not a vidlab checkpoint: it holds objects other than tensors and plain "
-                f"containers, and vidlab loads checkpoints weights-only ({first})") from err
-        raise CheckpointError(f"{path}: not a vidlab checkpoint: cannot be unpickled ({first})") \
-            from err
-    except (EOFError, RuntimeError, ValueError, zipfile.BadZipFile, OSError) as err:
+                f"containers, and vidlab loads checkpoints weights-only ({found[0]})") from err
+        raise CheckpointError(
+            f"{path}: not a vidlab checkpoint: unreadable as a torch checkpoint ({size} bytes; "
+            "truncated, corrupt or another kind of file)") from err
+    except Exception as err:  # torch's readers raise EOFError, KeyError, RuntimeError, ... on junk
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"{path}: not a vidlab checkpoint: unreadable as a torch checkpoint ({size} bytes; "
