@@ -4,21 +4,27 @@ Scores MOTChallenge tracker results (one `<sequence>.txt` per sequence) against 
 of a folder of sequence folders with HOTA, CLEAR and Identity metrics (TrackEval 1.3.0 parity),
 writes `metrics.json` to the run directory and prints a per-sequence table.
 
+`metrics.json` has the layout of `vidlab.utils.runinfo.write_metrics`: ``metrics`` holds every
+scalar COMBINED field as ``test/<field>`` (``test/HOTA``, ``test/MOTA``, ...), ``details`` the
+whole `evaluate_folder` result (``{"sequences": {...}, "COMBINED": {...}}``, per-alpha arrays
+included) and ``provenance`` the folders, benchmark, package versions and git commit.
+
 This task is deliberately light: it imports numpy, scipy and rich, never torch or Lightning, so
 that the whole command (Hydra start-up included) stays fast.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any
 
+import hydra
 from omegaconf import DictConfig
 
 from vidlab.evaluation.mot import evaluate_folder
 from vidlab.utils.reporting import print_table
+from vidlab.utils.runinfo import git_commit, package_versions, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -42,32 +48,44 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     Returns:
         The combined scalar fields as `test/<field>` (e.g. `test/HOTA`, `test/MOTA`), fractions.
     """
-    sequences = cfg.data.get("sequences")
+    data = hydra.utils.instantiate(cfg.data)  # vidlab.data.mot.MOTSequences
+    gt_root = data.resolve_root()
     scores = evaluate_folder(
-        Path(cfg.data.root),
-        Path(cfg.results_dir),
-        sequences=None if sequences is None else [str(s) for s in sequences],
-        benchmark=str(cfg.data.get("benchmark", "MOT17")),
+        gt_root, Path(cfg.results_dir), sequences=data.sequences, benchmark=data.benchmark
     )
-    out_dir = Path(cfg.paths.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics_path = out_dir / METRICS_FILE
-    metrics_path.write_text(json.dumps(scores, indent=2), encoding="utf-8")
+    metrics = combined_metrics(scores, SPLIT)
+    metrics_path = write_metrics(
+        Path(cfg.paths.output_dir) / METRICS_FILE,
+        task="mot_metrics",
+        metrics=metrics,
+        details=scores,
+        provenance={
+            "data": data.describe() | {"root": str(gt_root)},
+            "results_dir": str(cfg.results_dir),
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+        },
+    )
     log.info("wrote %s (%d sequences)", metrics_path, len(scores["sequences"]))
-    _print_scores(scores)
+    print_scores(scores)
+    return metrics
+
+
+def combined_metrics(scores: dict[str, Any], split: str) -> dict[str, float]:
+    """The scalar COMBINED fields of an `evaluate_folder` result as ``<split>/<field>`` metrics."""
     return {
-        f"{SPLIT}/{name}": value
+        f"{split}/{name}": value
         for name, value in scores[COMBINED].items()
         if not isinstance(value, list)
     }
 
 
-def _print_scores(scores: dict[str, Any]) -> None:
+def print_scores(scores: dict[str, Any], title: str = "MOT metrics (%)") -> None:
     """Per-sequence and combined summary table (percentages and counts)."""
     rows = [(name, fields) for name, fields in scores["sequences"].items()]
     rows.append((COMBINED, scores[COMBINED]))
     print_table(
-        "MOT metrics (%)",
+        title,
         ["sequence", *TABLE_PERCENT, *TABLE_COUNTS],
         [
             [name]
