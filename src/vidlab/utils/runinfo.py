@@ -102,7 +102,9 @@ def write_metrics(
     Args:
         path: the file to write (usually ``<run dir>/metrics.json``).
         task: the task that produced it (``train``, ``evaluate``, ``export``, ``track``, ...).
-        metrics: flat scalar metrics keyed ``split/name``; non-finite values become null.
+        metrics: flat scalar metrics keyed ``split/name`` (``test/top1``, ``val/HOTA``; for a
+            measurement that is not made on a data split, the thing measured: ``model/gflops``);
+            non-finite values become null.
         details: structured results (default ``{}``).
         provenance: where the numbers came from (default: package versions and git commit).
     """
