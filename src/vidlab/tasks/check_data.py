@@ -65,8 +65,11 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "splits": [asdict(c) for c in checks],
             "problems": problems,
         },
-        provenance={"settings": OmegaConf.to_container(settings, resolve=True) if settings else {},
-                    "versions": package_versions(), "git_commit": git_commit()},
+        provenance={
+            "settings": OmegaConf.to_container(settings, resolve=True) if settings else {},
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+        },
     )
     log.info("%d unusable videos listed in %s", len(bad), bad_path)
     if problems:
