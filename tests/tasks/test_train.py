@@ -26,7 +26,7 @@ def test_run_writes_metrics_and_weights_only_checkpoints(make_cfg, tiny_run):
     out = Path(cfg.paths.output_dir)
     payload = json.loads((out / "metrics.json").read_text())
     provenance = payload["provenance"]
-    assert payload["task"] == "train"
+    assert payload["task"] == "train" and list(payload) == ["schema", "task", "metrics", "details", "provenance"]
     assert provenance["seed"] == cfg.seed
     assert provenance["data"]["splits"]["train"]["videos"] == 64
     assert provenance["data"]["seed"] == cfg.data.seed
