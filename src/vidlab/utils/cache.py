@@ -20,6 +20,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from vidlab.utils.runinfo import write_json
+
 log = logging.getLogger(__name__)
 
 #: Marker file of a finished cached folder (unless the caller names another one).
@@ -115,8 +117,7 @@ def cached_folder(
     try:
         build(tmp)
         if not (tmp / marker).is_file():
-            (tmp / marker).parent.mkdir(parents=True, exist_ok=True)
-            (tmp / marker).write_text(json.dumps(dict(stamp or {}), sort_keys=True) + "\n")
+            write_json(tmp / marker, dict(stamp or {}))
         if folder.exists() and not is_complete(folder, marker):
             log.warning("replacing the incomplete cache folder %s", folder)
             shutil.rmtree(folder)
