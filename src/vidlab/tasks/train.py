@@ -2,7 +2,9 @@
 
 The run directory (``cfg.paths.output_dir``) receives the resolved config (``.hydra/``), the
 checkpoints (``checkpoints/best.ckpt``, ``checkpoints/last.ckpt``), the loggers' files, the test
-confusion matrix (CSV and PNG) and ``metrics.json`` with the final metrics and the run's provenance.
+confusion matrix (CSV and PNG) and ``metrics.json`` (`vidlab.utils.runinfo.write_metrics`): the final
+``split/name`` metrics, ``details`` (best checkpoint, epochs, global step, wall time, artifact paths)
+and ``provenance`` (seed, data report, package versions, git commit).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from vidlab.tasks.common import (
     write_test_artifacts,
 )
 from vidlab.utils.reporting import print_metrics
-from vidlab.utils.runinfo import write_json
+from vidlab.utils.runinfo import write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if cfg.get("train", True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     metrics: dict[str, Any] = {}
+    artifacts = None
     best = _best_checkpoint(trainer)
     if cfg.get("validate", True):
         metrics.update(scalar_metrics(trainer.validate(module, datamodule=datamodule, ckpt_path=best,
@@ -62,21 +65,18 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         metrics.update(scalar_metrics(trainer.test(module, datamodule=datamodule, ckpt_path=best,
                                                    verbose=False)[0]))
         if getattr(module, "test_report", None) is not None:
-            metrics["test/artifacts"] = write_test_artifacts(
-                module.test_report, datamodule.class_names, out_dir
-            )
+            artifacts = write_test_artifacts(module.test_report, datamodule.class_names, out_dir)
     metrics = {k: v for k, v in metrics.items() if v is not None}
-    payload = {
-        "task": "train",
-        "metrics": metrics,
+    details = {
         "best_checkpoint": best,
         "epochs": trainer.current_epoch,
         "global_step": trainer.global_step,
         "wall_time_s": round(time.perf_counter() - started, 2),
-        **run_metadata(cfg, datamodule),
+        "artifacts": artifacts,
     }
     if trainer.is_global_zero:
-        write_json(out_dir / "metrics.json", payload)
-        print_metrics("Results", {k: v for k, v in metrics.items() if not isinstance(v, dict)})
+        write_metrics(out_dir / "metrics.json", task="train", metrics=metrics, details=details,
+                      provenance=run_metadata(cfg, datamodule))
+        print_metrics("Results", metrics)
         log.info("Run directory: %s", out_dir)
-    return {k: v for k, v in metrics.items() if not isinstance(v, dict)}
+    return metrics
