@@ -182,3 +182,14 @@ def _epoch_batches(loader: ResumableDataLoader, epoch: int, stop: int | None = N
         if len(out) == stop:
             break
     return out
+
+
+def test_set_epoch_reaches_a_custom_batch_sampler():
+    loader = _loader(
+        "pk"
+    )  # Lightning's set_epoch only reaches loader.sampler(.batch_sampler.sampler)
+    loader.set_epoch(3)
+    assert loader.batch_sampler.epoch == 3
+    fresh = _loader("pk")
+    fresh.batch_sampler.set_epoch(3)
+    assert [_flat(b) for b in loader] == [_flat(b) for b in fresh]

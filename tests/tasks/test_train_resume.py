@@ -214,3 +214,36 @@ def test_sigkilled_run_resumes_to_the_uninterrupted_weights(tmp_path, tiny_run):
     assert len({s for s, _ in logged}) == len(logged)
     assert all(wanted[s] == v for s, v in logged)
     assert {s for s, _ in logged} >= set(range(saved_step, steps))
+
+
+REID_TINY = [  # tests/tasks/test_reid_train.py's tiny Re-ID run, 4 P x K batches per epoch
+    "experiment=reid_synthetic",
+    "data.builder.n_sequences=2",
+    "data.builder.num_frames=60",
+    "data.builder.width=320",
+    "data.builder.height=180",
+    "data.builder.initial_people=6",
+    "data.builder.crops.num_train_ids=null",
+    "data.builder.crops.num_time_spans=2",
+    "data.builder.crops.frame_stride=4",
+    "data.p_identities=4",
+    "data.k_instances=2",
+    "data.num_batches=4",
+    "data.batch_size=32",
+    "model.net.backbone=test_resnet",
+    "trainer.max_epochs=2",
+    "trainer.accelerator=cpu",
+    "callbacks.last_checkpoint.every_n_steps=3",
+]
+
+
+def test_resumed_reid_run_ends_with_the_uninterrupted_weights(make_cfg, monkeypatch, one_thread):
+    # P x K batches come from a batch sampler, whose epoch Lightning does not set; augmentations
+    # draw from torch's global generator. Killed in epoch 1 after the step-6 save.
+    reference = Path(make_cfg("train", REID_TINY, name="reference").paths.output_dir)
+    train.run(make_cfg("train", REID_TINY, name="reference"))
+    run_dir = _crashing_run(make_cfg, REID_TINY, monkeypatch, 7, "run")
+    last = run_dir / "checkpoints" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 6
+    train.run(make_cfg("train", [*REID_TINY, f"ckpt_path={last}"], name="resume"))
+    _assert_same_weights(reference / "checkpoints" / "last.ckpt", last)

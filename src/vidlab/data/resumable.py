@@ -5,7 +5,9 @@ Two things make that possible:
 * The data order is a pure function of ``(seed, epoch)``: `EpochSampler` (indices),
   `~vidlab.data.datasets.loading.SeededSampler` (indices with per-sample seeds) and
   `~vidlab.data.reid.sampler.PKBatchSampler` (identity-balanced batches) draw nothing from the global
-  random generators, and Lightning sets their epoch before each training epoch.
+  random generators. Their epoch is set before each training epoch: by Lightning for a loader's
+  ``sampler``, by the train task's `~vidlab.tasks.callbacks.ResumeState` through
+  `ResumableDataLoader.set_epoch` for any of them (Lightning does not reach a custom batch sampler).
 * `ResumableDataLoader` knows its position. Its ``state_dict()`` holds the epoch it is iterating and
   the number of batches it has delivered in it; Lightning stores the state of stateful training
   loaders with the fit loop in every full checkpoint and, when a fit resumes mid-epoch, loads it back
@@ -111,6 +113,14 @@ class ResumableDataLoader(DataLoader):
         self._position = 0
         self._iterations = 0
         self._resume: dict[str, Any] | None = None
+
+    def set_epoch(self, epoch: int) -> None:
+        """Set the epoch of every sampler in the chain that has one. Lightning only reaches
+        ``loader.sampler`` and ``loader.batch_sampler.sampler``, not a custom batch sampler."""
+        for sampler in self._samplers():
+            set_epoch = getattr(sampler, "set_epoch", None)
+            if callable(set_epoch):
+                set_epoch(epoch)
 
     # -- checkpoint state ---------------------------------------------------------------------
 

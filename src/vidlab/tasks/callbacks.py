@@ -162,8 +162,10 @@ class ResumeState(pl.Callback):
     does not when the data were set up earlier (a learning-rate schedule that asks for
     ``trainer.estimated_stepping_batches``, as vidlab's do, sets them up before the restore). So this
     callback loads the saved loader states itself when training starts, before the first batch is
-    drawn. With both, a run resumed on the CPU ends with the same weights, bit for bit, as an
-    uninterrupted one.
+    drawn. It also sets the training loaders' epoch (``set_epoch``) when training starts and at
+    every epoch start, since Lightning does not reach a custom batch sampler's (the Re-ID P x K one).
+    With both, a run resumed on the CPU ends with the same weights, bit for bit, as an uninterrupted
+    one.
 
     `resumes` lists the resumes of the run, oldest first: ``{"checkpoint", "global_step", "epoch"}``
     plus `record` (e.g. the directory of the invocation that resumed). The train task adds this
@@ -197,7 +199,11 @@ class ResumeState(pl.Callback):
                 trainer.ckpt_path,
             )
 
+    def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._set_loader_epochs(trainer)
+
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._set_loader_epochs(trainer)  # no epoch start hook when resuming mid-epoch
         if self._loaded is None:
             return
         state, self._loaded = self._loaded, None
@@ -221,14 +227,20 @@ class ResumeState(pl.Callback):
         )
 
     @staticmethod
-    def _load_loader_states(trainer: pl.Trainer, states: list[dict[str, Any]]) -> None:
-        """Give the stateful training loaders their saved states (in Lightning's order)."""
+    def _train_loaders(trainer: pl.Trainer) -> list[Any]:
         iterables = trainer.train_dataloader
-        if iterables is None:
-            return
+        return [] if iterables is None else list(CombinedLoader(iterables).flattened)
+
+    def _set_loader_epochs(self, trainer: pl.Trainer) -> None:
+        for loader in self._train_loaders(trainer):
+            if isinstance(loader, ResumableDataLoader):
+                loader.set_epoch(trainer.current_epoch)
+
+    def _load_loader_states(self, trainer: pl.Trainer, states: list[dict[str, Any]]) -> None:
+        """Give the stateful training loaders their saved states (in Lightning's order)."""
         loaders = [
             dl
-            for dl in CombinedLoader(iterables).flattened
+            for dl in self._train_loaders(trainer)
             if callable(getattr(dl, "state_dict", None))
             and callable(getattr(dl, "load_state_dict", None))
         ]

@@ -7,8 +7,9 @@ without replacement from a shuffled cycle, so over an epoch every image is used 
 Identities are drawn from a shuffled cycle too, so they appear equally often.
 
 One epoch is ``len(labels) // (p * k)`` batches (at least one): about one pass over the images.
-Batches are a deterministic function of ``(seed, epoch)``; Lightning calls :meth:`set_epoch`
-before each epoch, and iterating again without it moves to the next epoch. :meth:`skip_next` makes
+Batches are a deterministic function of ``(seed, epoch)``; iterating again moves to the next epoch,
+and :meth:`set_epoch` sets it (Lightning does not call it on a batch sampler: the train task does,
+through :class:`~vidlab.data.resumable.ResumableDataLoader`, before every training epoch). :meth:`skip_next` makes
 the next iteration start further into its epoch (resuming mid-epoch, see `vidlab.data.resumable`). With several processes
 (``num_replicas > 1``) every rank draws the same sequence of ``num_batches * num_replicas`` batches
 and keeps every ``num_replicas``-th one from its ``rank`` on, so ranks see different batches (under
