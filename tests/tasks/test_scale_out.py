@@ -87,9 +87,13 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path, make_cfg, tiny_run):
 
     resume_cfg = make_cfg("train", [*overrides, f"ckpt_path={last}"], name="resumed")
     train.run(resume_cfg)
-    payload = json.loads((Path(resume_cfg.paths.output_dir) / "metrics.json").read_text())
-    assert payload["details"]["global_step"] == 48
-    with open(Path(resume_cfg.paths.output_dir) / "csv" / "metrics.csv", newline="") as f:
+    # The resumed run continued in the killed run's directory, where that one had stopped.
+    payload = json.loads((run_dir / "metrics.json").read_text())
+    details = payload["details"]
+    assert details["global_step"] == 48 and details["resume_count"] == 1
+    assert details["resumed_from"]["global_step"] == saved_step
+    assert not (tmp_path / "resumed" / "checkpoints").exists()
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
         steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss_step")]
-    # The resumed run continued where the killed one stopped instead of starting over.
-    assert steps and min(steps) >= saved_step
+    # One history: the rows logged before the kill (flushed with each last.ckpt), then the rest.
+    assert steps == [9, 19, 29, 39]
