@@ -5,7 +5,9 @@ Each seed runs as its own process, one at a time, exactly as a user would type i
 run pays the interpreter start, the imports and (the first one, on a fresh clone) the generation
 of the synthetic dataset. The table gives each run's final val and test top-1 (from its
 ``metrics.json``: the best checkpoint, validated and tested after training), the wall time of the
-whole command, and min / median / max rows. It is printed and written to ``<out>/quickstart.csv``
+whole command, the CPU time it used (user + system, its child processes included: on a shared
+machine the wall time is only an upper bound, while the CPU time of a one-thread run,
+``OMP_NUM_THREADS=1``, is about what it takes on one idle core), and min / median / max rows. It is printed and written to ``<out>/quickstart.csv``
 and ``<out>/quickstart.md``.
 
     python benchmarks/quickstart.py [--seeds 0 1 2 3 4 42] [--out-dir DIR] [--min-val-top1 0.9]
@@ -20,6 +22,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -31,17 +34,18 @@ from vidlab.utils.reporting import print_table
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SEEDS = (0, 1, 2, 3, 4, 42)
-COLUMNS = ("seed", "val top-1", "test top-1", "wall s")
+COLUMNS = ("seed", "val top-1", "test top-1", "wall s", "cpu s")
 
 
 @dataclass(frozen=True)
 class SeedRun:
-    """One `python train.py seed=N` run: its final metrics and the command's wall time."""
+    """One `python train.py seed=N` run: its final metrics, the command's wall and CPU time."""
 
     seed: int
     val_top1: float
     test_top1: float
     wall_s: float
+    cpu_s: float
 
 
 def run_seed(seed: int, run_dir: Path, overrides: list[str], python: str) -> SeedRun:
@@ -58,9 +62,12 @@ def run_seed(seed: int, run_dir: Path, overrides: list[str], python: str) -> See
         *overrides,
     ]
     print("+ " + " ".join(command), flush=True)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     completed = subprocess.run(command, cwd=REPO, check=False)
     wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - usage.ru_utime - usage.ru_stime
     if completed.returncode != 0:
         raise RuntimeError(f"seed {seed}: `{' '.join(command)}` exited {completed.returncode}")
     path = run_dir / "metrics.json"
@@ -72,20 +79,27 @@ def run_seed(seed: int, run_dir: Path, overrides: list[str], python: str) -> See
         raise RuntimeError(
             f"seed {seed}: {path} has no {missing} in 'metrics' (keys: {sorted(metrics)})"
         )
-    return SeedRun(seed, float(metrics["val/top1"]), float(metrics["test/top1"]), wall)
+    return SeedRun(seed, float(metrics["val/top1"]), float(metrics["test/top1"]), wall, cpu)
 
 
-def summary_rows(runs: list[SeedRun]) -> list[tuple[str, float, float, float]]:
-    """min / median / max of val top-1, test top-1 and wall time over the runs."""
-    columns = [[r.val_top1 for r in runs], [r.test_top1 for r in runs], [r.wall_s for r in runs]]
+def summary_rows(runs: list[SeedRun]) -> list[tuple[str, float, float, float, float]]:
+    """min / median / max of val top-1, test top-1, wall and CPU time over the runs."""
+    columns = [
+        [r.val_top1 for r in runs],
+        [r.test_top1 for r in runs],
+        [r.wall_s for r in runs],
+        [r.cpu_s for r in runs],
+    ]
     return [
-        (name, *(round(fn(c), digits) for c, digits in zip(columns, (4, 4, 1), strict=True)))
+        (name, *(round(fn(c), digits) for c, digits in zip(columns, (4, 4, 1, 1), strict=True)))
         for name, fn in (("min", min), ("median", statistics.median), ("max", max))
     ]
 
 
 def table_rows(runs: list[SeedRun]) -> list[tuple]:
-    rows: list[tuple] = [(str(r.seed), r.val_top1, r.test_top1, round(r.wall_s, 1)) for r in runs]
+    rows: list[tuple] = [
+        (str(r.seed), r.val_top1, r.test_top1, round(r.wall_s, 1), round(r.cpu_s, 1)) for r in runs
+    ]
     return rows + summary_rows(runs)
 
 
@@ -97,7 +111,7 @@ def write_reports(rows: list[tuple], out_dir: Path) -> None:
         writer.writerows(rows)
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "---|" * len(COLUMNS)]
     for row in rows:
-        lines.append(f"| {row[0]} | {row[1]:.4f} | {row[2]:.4f} | {row[3]:.1f} |")
+        lines.append(f"| {row[0]} | {row[1]:.4f} | {row[2]:.4f} | {row[3]:.1f} | {row[4]:.1f} |")
     (out_dir / "quickstart.md").write_text("\n".join(lines) + "\n")
 
 
