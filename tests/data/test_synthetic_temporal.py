@@ -2,7 +2,8 @@
 
 On ``experiment=synthetic_direction`` (no single frame carries the label), the frame-level 2D
 baseline (per-frame ResNet, logits averaged over frames) and the synthetic X3D are trained the same
-way (same data, schedule, epochs, clip standardisation and seed; only the `model` group differs).
+way (same data, schedule, epochs and seed; only the `model` group differs: the X3D standardises
+each clip, the frame model sees no statistic of the other frames).
 For every seed, the frame model must stay within 10 points of chance, while the 3D model clears
 90%. Seeds 1 and 2 are the two on which the X3D used to stay at chance for most of a 10-epoch
 schedule before the clips were standardised (README, "The quickstart's recipe").
