@@ -6,7 +6,7 @@ loop (AdamW, cross entropy, backward, step) and an inference loop (eval, no_grad
 in-memory batches at a small input; median clips/s over the repeats.
 
 Part 2 (framework overhead): the quickstart model (configs/model/x3d_synthetic.yaml at the
-quickstart's 8x64x64 clips, batch 16) trained by
+quickstart's former 8x64x64 clips, batch 16; the quickstart now uses 8x32x32) trained by
 
 * ``bare``: a plain loop with the same parameter groups, AdamW, per-step warm-up cosine schedule
   and label-smoothed cross entropy as `VideoClassifier`;
@@ -273,7 +273,7 @@ def compare_loops(build: Callable[[], nn.Module], batches: list[dict], args: arg
 def overhead_table(args: argparse.Namespace) -> None:
     """Framework cost per step measured on a cheap model (so it is resolved to the millisecond),
     then set against the quickstart model's own bare step and its data loading."""
-    frames, size, batch = 8, 64, 16  # the quickstart clip and batch (configs/data/synthetic_actions)
+    frames, size, batch = 8, 64, 16  # the former quickstart clip (now 32x32) and batch
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         cheap = make_batches(args.warmup + args.cheap_steps, 2, 2, 32)

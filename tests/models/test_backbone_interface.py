@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from vidlab.models.frame2d import FrameBaseline
-from vidlab.models.timesformer import ClipStandardize, create_timesformer
+from vidlab.models.layers.normalization import ClipStandardize
+from vidlab.models.timesformer import create_timesformer
 from vidlab.models.x3d import create_x3d
 
 BUILDERS = {
@@ -113,3 +114,24 @@ def test_conv_stem_makes_the_linear_embeddings_token_grid(patch, tubelet, frames
     assert len(convs) == patch.bit_length()  # log2(patch) strided convolutions, then a 1x1x1
     with pytest.raises(ValueError, match="power-of-two patch size"):
         create_timesformer(**{**kwargs, "patch_size": 6, "crop_size": 36}, stem_width=4)
+
+
+@pytest.mark.parametrize("name", ["x3d", "frame2d"])
+def test_standardize_clips_option_ignores_clip_colour_and_adds_no_parameters(name):
+    builders = {"x3d": (create_x3d, {"num_frames": 4, "crop_size": 32, "width_factor": 0.5,
+                                     "depth_factor": 0.5, "head_dim_out": 48}),
+                "frame2d": (FrameBaseline, {"backbone": "resnet10t"})}
+    build, kwargs = builders[name]
+    torch.manual_seed(0)
+    net = build(num_classes=4, standardize_clips=True, **kwargs).eval()
+    x = torch.randn(2, 3, 4, 32, 32)
+    shifted = x * torch.tensor([1.5, 0.8, 1.2]).view(1, 3, 1, 1, 1) + torch.tensor(
+        [0.3, -1.0, 2.0]).view(1, 3, 1, 1, 1)
+    with torch.no_grad():
+        torch.testing.assert_close(net(shifted), net(x), atol=1e-4, rtol=1e-4)
+    plain = build(num_classes=4, **kwargs).eval()
+    # Same parameter names: checkpoints load into either variant.
+    assert net.state_dict().keys() == plain.state_dict().keys()
+    plain.load_state_dict(net.state_dict())
+    with torch.no_grad():
+        assert not torch.allclose(plain(shifted), plain(x), atol=1e-3)

@@ -14,6 +14,7 @@ from einops import rearrange
 from torch import nn
 
 from vidlab.models.base import VideoBackbone
+from vidlab.models.layers.normalization import ClipStandardize
 
 
 class FrameBaseline(VideoBackbone):
@@ -24,6 +25,8 @@ class FrameBaseline(VideoBackbone):
         backbone: timm model name (created without pretrained weights unless `pretrained`).
         pretrained: load timm's weights from the local cache (never downloads in tests).
         dropout_rate: dropout before the classifier.
+        standardize_clips: standardise every input clip on its own first (`ClipStandardize`; its
+            statistics span all frames, so the model stays blind to frame order).
     """
 
     def __init__(
@@ -33,8 +36,10 @@ class FrameBaseline(VideoBackbone):
         backbone: str = "resnet10t",
         pretrained: bool = False,
         dropout_rate: float = 0.0,
+        standardize_clips: bool = False,
     ) -> None:
         super().__init__()
+        self.input_norm = ClipStandardize() if standardize_clips else nn.Identity()
         self.encoder = timm.create_model(backbone, pretrained=pretrained, num_classes=0)
         self.num_features = self.encoder.num_features
         self.num_classes = num_classes
@@ -44,6 +49,7 @@ class FrameBaseline(VideoBackbone):
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> per-frame embeddings (B, T, num_features)."""
         batch = x.shape[0]
+        x = self.input_norm(x)
         frames = rearrange(x, "b c t h w -> (b t) c h w")
         feats = self.encoder(frames)  # (B*T, F)
         return rearrange(feats, "(b t) f -> b t f", b=batch)

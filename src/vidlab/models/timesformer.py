@@ -36,6 +36,7 @@ from torch import nn
 
 from vidlab.models.base import VideoBackbone
 from vidlab.models.layers.heads import classifier
+from vidlab.models.layers.normalization import ClipStandardize
 
 VIT_INIT_STD = 0.02  # timm / ViT truncated-normal std for tokens, embeddings and linear layers
 LAYER_NORM_EPS = 1e-6  # timm ViT's LayerNorm epsilon
@@ -95,28 +96,6 @@ class DividedSpaceTimeBlock(nn.Module):
         res_patches = rearrange(res[:, 1:], "(b t) n d -> b (t n) d", t=t)
         x = torch.cat([cls, patches], dim=1) + self.drop_path(torch.cat([res_cls, res_patches], 1))
         return x + self.drop_path(self.mlp(self.norm2(x)))
-
-
-class ClipStandardize(nn.Module):
-    """Standardise every clip on its own: per channel, over its frames and pixels.
-
-    A linear patch embedding sees a clip's overall colour as much as its content. When that colour
-    varies a lot from clip to clip and says nothing about the class (the synthetic actions draw
-    every background and actor colour at random), a transformer trained from scratch first has to
-    learn to discount it, and on a small dataset it stalls at chance instead. Removing each clip's
-    own mean and scale takes that away; a static background then also sits near zero.
-    Per-example input normalisation of this kind is common for audio (per-utterance mean and
-    variance normalisation).
-    """
-
-    def __init__(self, eps: float = 1e-3) -> None:
-        super().__init__()
-        self.eps = eps
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, C, T, H, W) -> same shape, zero mean and unit standard deviation per (clip, channel)."""
-        std, mean = torch.std_mean(x, dim=(2, 3, 4), keepdim=True)
-        return (x - mean) / std.clamp_min(self.eps)
 
 
 def conv_stem(patch_size: int, tubelet: int, width: int, embed_dim: int) -> nn.Sequential:
