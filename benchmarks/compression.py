@@ -95,7 +95,7 @@ def best_ckpt(run_dir: Path) -> Path:
 def reuse(run_dir: Path) -> tuple[dict, Path]:
     """Metrics and best checkpoint of an earlier training run directory."""
     payload = json.loads((run_dir / "metrics.json").read_text())
-    return {**payload["metrics"], "wall_s": payload["wall_time_s"]}, best_ckpt(run_dir)
+    return {**payload["metrics"], "wall_s": payload["details"]["wall_time_s"]}, best_ckpt(run_dir)
 
 
 def run(name: str, overrides: list[str], args: argparse.Namespace) -> tuple[dict, Path]:

@@ -161,3 +161,14 @@ def test_a_tampered_bundle_file_is_refused(tmp_path):
         load_bundle(folder)
     assert str(files[0]) in str(info.value)
     assert load_bundle(folder, verify=False).predict(clips).shape == (2, 3)  # opt-out works
+
+
+def test_resuming_a_classifier_from_a_reid_checkpoint_is_refused(make_cfg, tmp_path):
+    from vidlab.tasks import train
+
+    ckpt = tmp_path / "reid.ckpt"
+    torch.save({"state_dict": {}, META_KEY: {"task": "reid"}, "global_step": 3}, ckpt)
+    cfg = make_cfg("train", [f"ckpt_path={ckpt}", "data.train_size=8", "data.val_size=4",
+                             "data.test_size=4"])
+    with pytest.raises(CheckpointError, match="embedding model.*this command needs a classifier"):
+        train.run(cfg)

@@ -94,3 +94,23 @@ def test_joblib_launcher_composes(make_cfg):
     cfg = make_cfg("train", ["hydra/launcher=joblib", "hparams_search=optuna"])
     assert "joblib" in cfg.hydra.launcher._target_.lower()
     assert cfg.hydra.sweeper.direction == "maximize"
+
+
+# The groups each evaluate.py task composes beyond data / paths / hydra (configs/task/*.yaml).
+TASK_GROUPS = {
+    "classification": {"model", "trainer"},
+    "complexity": {"model"},
+    "reid": {"trainer"},
+    "track": {"tracker"},
+    "mot_metrics": set(),
+    "check_data": set(),
+}
+
+
+@pytest.mark.parametrize(("task", "groups"), TASK_GROUPS.items(), ids=list(TASK_GROUPS))
+def test_evaluate_composes_only_the_groups_a_task_uses(make_cfg, task, groups):
+    assert {p.stem for p in (CONFIGS / "task").glob("*.yaml")} == set(TASK_GROUPS)
+    cfg = make_cfg("evaluate", [f"task={task}"])
+    assert {g for g in ("model", "trainer", "tracker") if g in cfg} == groups
+    if "model" in groups:  # a model option on the command line still picks the network
+        assert make_cfg("evaluate", [f"task={task}", "model=x3d_s"]).model.net.name == "x3d_s"

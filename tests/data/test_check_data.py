@@ -38,8 +38,9 @@ def test_check_counts_and_lists_bad_files(make_cfg, ucf101_layout, capsys):
         ("test", "undecodable", "v_Biking_g01_c01.avi"),
         ("train", "undecodable", "v_ApplyEyeMakeup_g09_c01.avi"),
     ]
-    report = json.loads((out_dir / "check_data.json").read_text())
-    train = next(s for s in report["splits"] if s["name"] == "train")
+    written = json.loads((out_dir / "metrics.json").read_text())
+    assert written["task"] == "check_data" and written["metrics"] == metrics
+    train = next(s for s in written["details"]["splits"] if s["name"] == "train")
     assert train["pyav"] == 1  # the AV1 file decodes, through the fallback
     assert train["duration_s"] == pytest.approx([0.96, 0.96], abs=0.01)
     assert train["fps"] == pytest.approx([25.0, 25.0])
@@ -54,7 +55,7 @@ def test_check_exits_non_zero_when_a_split_has_no_usable_video(make_cfg, ucf101_
     with pytest.raises(SystemExit) as caught:
         check_data.run(cfg)
     assert caught.value.code == 1
-    report = json.loads((Path(cfg.paths.output_dir) / "check_data.json").read_text())
+    report = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())["details"]
     assert report["problems"] == ["split 'test' has no usable video (6 listed, 0 missing, "
                                   "6 undecodable)"]  # fmt: skip
     assert len((Path(cfg.paths.output_dir) / "bad_files.txt").read_text().splitlines()) == 6
@@ -64,7 +65,8 @@ def test_check_flags_a_wrong_class_count(make_cfg, ucf101_layout):
     cfg = check_cfg(make_cfg, ucf101_layout(), "data.num_classes=101", "check.splits=[train]")
     with pytest.raises(SystemExit):
         check_data.run(cfg)
-    problems = json.loads((Path(cfg.paths.output_dir) / "check_data.json").read_text())["problems"]
+    written = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
+    problems = written["details"]["problems"]
     assert problems == ["data.num_classes=101 but the annotations define 3 classes"]
 
 

@@ -216,3 +216,73 @@ def test_camera_pan_moves_the_background():
 def test_invalid_config():
     with pytest.raises(ValueError, match="num_frames must be >= 1, got 0"):
         generate_sequence(0, SceneConfig(num_frames=0))
+
+
+SMALL_SETTINGS = {
+    "n_sequences": 2, "seed": 4, "pan_every": 2, "pan": [2.0, 0.0], "num_frames": 20,
+    "initial_people": 3, "noise": {"jitter": 0.02},
+}  # fmt: skip
+
+
+def test_synthetic_mot_folder_is_keyed_by_settings_and_built_once(tmp_path):
+    import hashlib
+    import json
+
+    from vidlab.data.synthetic.mot_cache import synthetic_mot_folder
+
+    root = synthetic_mot_folder(tmp_path, SMALL_SETTINGS)
+    # The on-disk key: the first 12 hex characters of the SHA-1 of the sorted settings JSON.
+    key = hashlib.sha1(json.dumps(SMALL_SETTINGS, sort_keys=True).encode()).hexdigest()[:12]
+    assert root == tmp_path / key
+    assert json.loads((root / ".complete").read_text()) == SMALL_SETTINGS
+    assert [p.name for p in find_sequences(root)] == ["SYN-01", "SYN-02"]
+    assert read_seqinfo(root / "SYN-01").seq_length == 20
+    direct = write_mot_folder(
+        tmp_path / "direct", 2, 4, pan_every=2,
+        config=SceneConfig(num_frames=20, initial_people=3, noise=DetectorNoise(jitter=0.02)),
+    )  # fmt: skip
+    for d in direct:  # same settings, same files
+        for part in ("gt/gt.txt", "det/det.txt"):
+            assert (root / d.name / part).read_bytes() == (d / part).read_bytes()
+    stamp = (root / "SYN-01" / "det" / "det.txt").stat().st_mtime_ns
+    assert synthetic_mot_folder(tmp_path, SMALL_SETTINGS) == root
+    assert (root / "SYN-01" / "det" / "det.txt").stat().st_mtime_ns == stamp
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([key, "direct"])
+
+
+def test_synthetic_mot_settings_are_checked(tmp_path):
+    from vidlab.data.synthetic.mot_cache import synthetic_mot_folder
+
+    with pytest.raises(ValueError, match=r"unknown keys \['num_frame'\]"):
+        synthetic_mot_folder(tmp_path, {"n_sequences": 1, "seed": 0, "num_frame": 5})
+    with pytest.raises(ValueError, match=r"noise: unknown keys \['jiter'\]"):
+        synthetic_mot_folder(tmp_path, {"n_sequences": 1, "seed": 0, "noise": {"jiter": 0.1}})
+    with pytest.raises(ValueError, match=r"lack \['seed'\]"):
+        synthetic_mot_folder(tmp_path, {"n_sequences": 1})
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_mot_sequences_resolve_a_folder_or_the_synthetic_set(tmp_path):
+    from omegaconf import OmegaConf
+
+    from vidlab.data.mot import MOTSequences
+
+    node = OmegaConf.create({"synthetic": SMALL_SETTINGS, "val_sequences": ["SYN-01"]})
+    data = MOTSequences(
+        synthetic=node.synthetic, cache_dir=tmp_path, sequences=["SYN-02"],
+        val_sequences=node.val_sequences,
+    )  # fmt: skip
+    root = data.resolve_root()
+    assert root.parent == tmp_path and data.synthetic == SMALL_SETTINGS  # plain values
+    assert data.splits() == [("test", ["SYN-02"]), ("val", ["SYN-01"])]
+    assert data.describe()["synthetic"] == SMALL_SETTINGS
+    real = MOTSequences(root=root, benchmark="MOT20")
+    assert real.resolve_root() == root and real.splits() == [("test", None)]
+    assert real.describe() | {"root": None} == {
+        "root": None, "benchmark": "MOT20", "sequences": None, "val_sequences": None,
+        "synthetic": None,
+    }  # fmt: skip
+    with pytest.raises(FileNotFoundError, match="nowhere is not a folder"):
+        MOTSequences(root=tmp_path / "nowhere").resolve_root()
+    with pytest.raises(ValueError, match="data.root is null"):
+        MOTSequences(synthetic=SMALL_SETTINGS)

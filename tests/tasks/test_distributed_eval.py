@@ -71,7 +71,7 @@ def test_two_processes_give_the_single_process_metrics(make_cfg, tmp_path):
     payload = json.loads((ddp_dir / "metrics.json").read_text())
 
     assert single["test/num_videos"] == TEST_VIDEOS
-    assert payload["num_videos"] == TEST_VIDEOS
+    assert payload["details"]["num_videos"] == TEST_VIDEOS
     for key in ("test/top1", "test/top5", "test/mean_class_accuracy", "test/num_videos"):
         assert payload["metrics"][key] == pytest.approx(single[key], abs=1e-9), key
     # Same video-level predictions: identical confusion matrices and per-class accuracies.

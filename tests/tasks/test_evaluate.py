@@ -24,9 +24,11 @@ def test_evaluate_matches_training(make_cfg, tiny_run):
 
     out = Path(eval_cfg.paths.output_dir)
     payload = json.loads((out / "metrics.json").read_text())
-    assert payload["checkpoint"]["sha256"] == file_sha256(best)
-    assert payload["views"]["total"] == 1
-    assert payload["num_videos"] == 32
+    assert payload["task"] == "evaluate" and list(payload) == ["schema", "task", "metrics", "details", "provenance"]
+    assert payload["metrics"] == metrics
+    assert payload["provenance"]["checkpoint"]["sha256"] == file_sha256(best)
+    assert payload["details"]["views"]["total"] == 1
+    assert payload["details"]["num_videos"] == 32
     rows = (out / "test_confusion.csv").read_text().strip().splitlines()
     assert len(rows) == 1 + 4
     assert sum(int(c) for row in rows[1:] for c in row.split(",")[1:]) == 32

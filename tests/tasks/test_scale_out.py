@@ -36,7 +36,7 @@ def test_ddp_two_cpu_processes(tmp_path, tiny_run):
     assert result.returncode == 0, result.stderr[-3000:]
     payload = json.loads((run_dir / "metrics.json").read_text())
     # 64 clips, 2 ranks, batch 8 per rank, drop_last: 4 steps per epoch, 2 epochs.
-    assert payload["global_step"] == 8
+    assert payload["details"]["global_step"] == 8
     # Distributed test scoring counts each of the 32 test videos exactly once.
     assert payload["metrics"]["test/num_videos"] == 32
     # Only rank zero owns the run directory: one config, one metrics file, one log folder.
@@ -87,9 +87,13 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path, make_cfg, tiny_run):
 
     resume_cfg = make_cfg("train", [*overrides, f"ckpt_path={last}"], name="resumed")
     train.run(resume_cfg)
-    payload = json.loads((Path(resume_cfg.paths.output_dir) / "metrics.json").read_text())
-    assert payload["global_step"] == 48
-    with open(Path(resume_cfg.paths.output_dir) / "csv" / "metrics.csv", newline="") as f:
+    # The resumed run continued in the killed run's directory, where that one had stopped.
+    payload = json.loads((run_dir / "metrics.json").read_text())
+    details = payload["details"]
+    assert details["global_step"] == 48 and details["resume_count"] == 1
+    assert details["resumed_from"]["global_step"] == saved_step
+    assert not (tmp_path / "resumed" / "checkpoints").exists()
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
         steps = [int(row["step"]) for row in csv.DictReader(f) if row.get("train/loss_step")]
-    # The resumed run continued where the killed one stopped instead of starting over.
-    assert steps and min(steps) >= saved_step
+    # One history: the rows logged before the kill (flushed with each last.ckpt), then the rest.
+    assert steps == [9, 19, 29, 39]

@@ -25,11 +25,13 @@ def test_run_writes_metrics_and_weights_only_checkpoints(make_cfg, tiny_run):
     metrics = train.run(cfg)
     out = Path(cfg.paths.output_dir)
     payload = json.loads((out / "metrics.json").read_text())
-    assert payload["seed"] == cfg.seed
-    assert payload["data"]["splits"]["train"]["videos"] == 64
-    assert payload["data"]["seed"] == cfg.data.seed
-    assert payload["versions"]["torch"].startswith("2.")
-    assert "git_commit" in payload
+    provenance = payload["provenance"]
+    assert payload["task"] == "train" and list(payload) == ["schema", "task", "metrics", "details", "provenance"]
+    assert provenance["seed"] == cfg.seed
+    assert provenance["data"]["splits"]["train"]["videos"] == 64
+    assert provenance["data"]["seed"] == cfg.data.seed
+    assert provenance["versions"]["torch"].startswith("2.")
+    assert "git_commit" in provenance
     assert payload["metrics"]["test/top1"] == pytest.approx(metrics["test/top1"])
     assert payload["metrics"]["test/num_videos"] == 32
     for name in ("best.ckpt", "last.ckpt"):

@@ -27,11 +27,15 @@ def test_default_synthetic_run_writes_tracks_and_metrics(make_cfg):
     for seq in ("SYN-01", "SYN-02"):
         table = read_mot_txt(f"{out}/tracks/{seq}.txt", kind="results", num_frames=60)
         assert len(table) > 0 and table.track_id.min() >= 1
-    scores = json.loads(open(f"{out}/metrics.json").read())
+    written = json.loads(open(f"{out}/metrics.json").read())
+    assert written["task"] == "track" and written["metrics"] == pytest.approx(metrics)
+    scores = written["details"]
     assert set(scores) >= {"sequences", "COMBINED"}
     assert set(scores["sequences"]) == {"SYN-01", "SYN-02"}
     assert metrics["test/MOTA"] == pytest.approx(scores["COMBINED"]["MOTA"])
     assert 0.3 < metrics["test/HOTA"] <= 1.0 and metrics["test/fps"] > 0
+    assert written["provenance"]["tracker"]["_target_"].endswith("ByteTrack")
+    assert written["provenance"]["data"]["synthetic"]["n_sequences"] == 2
 
 
 def test_synthetic_data_is_generated_once(make_cfg, tmp_path):
@@ -94,7 +98,8 @@ def test_val_split_and_bad_sequence_names(make_cfg):
     metrics = run(cfg)
     assert {"val/HOTA", "test/HOTA"} <= set(metrics)
     val = json.loads(open(f"{cfg.paths.output_dir}/metrics_val.json").read())
-    assert list(val["sequences"]) == ["SYN-01"]
+    assert list(val["details"]["sequences"]) == ["SYN-01"]
+    assert set(val["metrics"]) == {k for k in metrics if k.startswith("val/")}
     with pytest.raises(ValueError, match=r"sequences \['SYN-09'\] not found"):
         run(make_cfg("evaluate", [*SMALL, "data.sequences=[SYN-09]"], name="bad"))
 
@@ -126,4 +131,22 @@ def test_sequence_folder_without_seqinfo_is_an_error_unless_allowed(make_cfg, tm
     cfg = make_cfg("evaluate", [*overrides, "allow_missing=true"], name="lenient")
     run(cfg)
     scores = json.loads(open(f"{cfg.paths.output_dir}/metrics.json").read())
-    assert list(scores["sequences"]) == ["SYN-01"]  # the unreadable one skipped, with a warning
+    assert list(scores["details"]["sequences"]) == ["SYN-01"]  # the unreadable one skipped, with a warning
+
+
+def test_tracker_factory_takes_the_frame_rate_from_the_config(make_cfg, tmp_path):
+    from types import SimpleNamespace
+
+    from vidlab.tasks.track import tracker_factory
+
+    info = SimpleNamespace(frame_rate=15.0)
+    cfg = make_cfg("evaluate", ["task=track"])
+    assert cfg.tracker.frame_rate is None  # bytetrack.yaml: null means "the sequence's"
+    make, cache = tracker_factory(cfg.tracker, tmp_path)
+    tracker = make(info)
+    assert tracker.frame_rate == 15.0 and tracker.max_time_lost == 15 and cache is None
+    fixed = make_cfg("evaluate", ["task=track", "tracker.frame_rate=60"], name="fixed")
+    assert tracker_factory(fixed.tracker, tmp_path)[0](info).max_time_lost == 60
+    sort = make_cfg("evaluate", ["task=track", "tracker=sort"], name="sort")
+    assert "frame_rate" not in sort.tracker  # trackers without the key get no frame rate
+    assert type(tracker_factory(sort.tracker, tmp_path)[0](info)).__name__ == "Sort"

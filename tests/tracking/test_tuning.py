@@ -35,7 +35,8 @@ def test_optuna_multirun_tunes_on_val_and_reports_test(tmp_path):
     for trial in trials:
         val = json.loads((trial / "metrics_val.json").read_text())
         test = json.loads((trial / "metrics.json").read_text())
-        assert sorted(val["sequences"]) == ["SYN-01", "SYN-02", "SYN-03"]
-        assert sorted(test["sequences"]) == ["SYN-04", "SYN-05", "SYN-06"]
-        val_hota.append(float(np.mean(val["COMBINED"]["HOTA"])))  # scalar (or per-alpha list)
+        assert sorted(val["details"]["sequences"]) == ["SYN-01", "SYN-02", "SYN-03"]
+        assert sorted(test["details"]["sequences"]) == ["SYN-04", "SYN-05", "SYN-06"]
+        assert val["metrics"]["val/HOTA"] == pytest.approx(val["details"]["COMBINED"]["HOTA"])
+        val_hota.append(float(np.mean(val["details"]["COMBINED"]["HOTA"])))
     assert best["best_value"] == pytest.approx(max(val_hota))

@@ -4,8 +4,10 @@ Reads the layout of the data config (its `index` node only: no Lightning, no tor
 video that exists by decoding its first and last frame in spawned processes, prints a table per
 split (listed, found, missing, undecodable, duration and fps ranges), and writes to the run
 directory ``bad_files.txt`` (one ``<split>\\t<missing|undecodable>\\t<video>\\t<detail>`` line per
-unusable video) and ``check_data.json``. Exits with status 1 when a checked split has no usable
-video, or when ``data.num_classes`` disagrees with the layout.
+unusable video) and ``metrics.json`` (`vidlab.utils.runinfo.write_metrics`: ``metrics`` the
+``<split>/<count>`` counts, ``details`` the dataset name, root, class count, per-split checks and the
+problems found). Exits with status 1 when a checked split has no usable video, or when
+``data.num_classes`` disagrees with the layout (``metrics.json`` is written first).
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ from omegaconf import DictConfig, OmegaConf
 
 from vidlab.data.datasets.check import BadFile, SplitCheck, check_dataset
 from vidlab.utils.reporting import print_table
-from vidlab.utils.runinfo import write_json
+from vidlab.utils.runinfo import git_commit, package_versions, write_metrics
 
 log = logging.getLogger(__name__)
 
 BAD_FILES = "bad_files.txt"
-REPORT = "check_data.json"
+REPORT = "metrics.json"
+#: Per-split counts reported as ``<split>/<count>`` metrics.
+COUNTS = ("listed", "found", "missing", "undecodable", "usable")
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
@@ -48,9 +52,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     bad_path = _write_bad_files(out_dir / BAD_FILES, bad)
     _print_checks(index.name, checks)
     problems = _problems(cfg, index.num_classes, checks)
-    write_json(
+    metrics = {f"{c.name}/{k}": getattr(c, k) for c in checks for k in COUNTS}
+    write_metrics(
         out_dir / REPORT,
-        {
+        task="check_data",
+        metrics=metrics,
+        details={
             "dataset": index.name,
             "root": str(index.root),
             "num_classes": index.num_classes,
@@ -58,17 +65,18 @@ def run(cfg: DictConfig) -> dict[str, Any]:
             "splits": [asdict(c) for c in checks],
             "problems": problems,
         },
+        provenance={
+            "settings": OmegaConf.to_container(settings, resolve=True) if settings else {},
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+        },
     )
     log.info("%d unusable videos listed in %s", len(bad), bad_path)
     if problems:
         for problem in problems:
             log.error(problem)
         raise SystemExit(1)
-    return {
-        f"{c.name}/{k}": getattr(c, k)
-        for c in checks
-        for k in ("listed", "found", "missing", "undecodable", "usable")
-    }
+    return metrics
 
 
 def _problems(cfg: DictConfig, num_classes: int, checks: list[SplitCheck]) -> list[str]:

@@ -7,26 +7,28 @@ papers, the count covers convolutions, matrix products and attention, not normal
 activations or pooling. torch counts a multiply-add as 2 FLOPs; papers report multiply-adds, so
 GFLOPs here are torch's count / 2 / 1e9 (one multiply-add = one "FLOP" in the papers' tables).
 
-The figures are written to ``metrics.json`` (``params``, ``gflops`` and, where the registry has
-a published figure for the same input and a Kinetics-400 head, the reference and its source) and
+The figures are written to ``metrics.json`` (`vidlab.utils.runinfo.write_metrics`): ``metrics``
+holds ``model/params`` and ``model/gflops`` at the counted input, ``details`` the model name, class
+count, input size and, where the registry has a published figure for the same input and a
+Kinetics-400 head, the reference, its source and our count at the published view. They are also
 printed as a table.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import hydra
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 from vidlab.models.complexity import MEGA, Complexity, count_complexity
 from vidlab.models.registry import Reference, example_input, get_spec
 from vidlab.utils.reporting import print_table
+from vidlab.utils.runinfo import git_commit, package_versions, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     input size), `paths.output_dir`.
 
     Returns:
-        ``{"params": int, "gflops": float}`` at the model's input size.
+        ``{"model/params": int, "model/gflops": float}`` at the model's input size.
     """
     name = str(cfg.model.net.get("name", ""))
     spec = get_spec(name)
@@ -89,15 +91,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     size = _input_size(cfg, spec.num_frames, spec.crop_size)
     inputs = example_input(name, num_frames=size[0], crop_size=size[1], device="meta")
     result = count_complexity(net, inputs)
-    metrics = {"model": name, **asdict(result), "num_classes": net.num_classes,
+    summary = {"model": name, **asdict(result), "num_classes": net.num_classes,
                "input": {"num_frames": size[0], "crop_size": size[1]},
                **_compare(net, name, result, size, spec.reference)}
-    out_dir = Path(cfg.paths.output_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / METRICS_FILE).write_text(json.dumps(metrics, indent=2), encoding="utf-8")
-    log.info("wrote %s", out_dir / METRICS_FILE)
-    _print(metrics)
-    return {"params": result.params, "gflops": result.gflops}
+    metrics = {"model/params": result.params, "model/gflops": result.gflops}
+    path = write_metrics(
+        Path(cfg.paths.output_dir) / METRICS_FILE,
+        task="complexity",
+        metrics=metrics,
+        details={k: v for k, v in summary.items() if k not in ("params", "gflops")},
+        provenance={"model": OmegaConf.to_container(cfg.model.net, resolve=True),
+                    "versions": package_versions(), "git_commit": git_commit()},
+    )
+    log.info("wrote %s", path)
+    _print(summary)
+    return metrics
 
 
 def _print(metrics: dict[str, Any]) -> None:

@@ -1,9 +1,11 @@
 """`python evaluate.py ckpt_path=<file.ckpt>`: test-set metrics of a trained classifier.
 
 The network is rebuilt from the checkpoint itself (it stores its resolved config), the data comes
-from the command's `data` config. Writes ``metrics.json`` (top-1, top-5, mean class accuracy, the
-view count, crop size, effective dataset size and the checkpoint's SHA-256) and the confusion
-matrix as CSV and PNG into the run directory, and prints a results table.
+from the command's `data` config. Writes ``metrics.json`` (`vidlab.utils.runinfo.write_metrics`:
+``metrics`` test/top1, test/top5, test/mean_class_accuracy, ...; ``details`` the view count, crop
+size, effective dataset size, per-class accuracy and artifact paths; ``provenance`` the seed, data
+report, versions, commit and the checkpoint's path and SHA-256) and the confusion matrix as CSV and
+PNG into the run directory, and prints a results table.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from vidlab.tasks.common import (
     write_test_artifacts,
 )
 from vidlab.utils.reporting import print_metrics
-from vidlab.utils.runinfo import file_sha256, write_json
+from vidlab.utils.runinfo import file_sha256, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -45,21 +47,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     metrics = scalar_metrics(trainer.test(module, datamodule=datamodule, verbose=False)[0])
     report = module.test_report
     views = cfg.data.get("test_views", {"temporal": 1, "spatial": 1})
-    payload = {
-        "task": "evaluate",
-        "metrics": metrics,
-        "checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)},
+    details = {
         "views": {"temporal": int(views["temporal"]), "spatial": int(views["spatial"]),
                   "total": int(views["temporal"]) * int(views["spatial"])},
         "crop_size": int(cfg.data.crop_size),
         "num_videos": report.num_videos if report else None,
-        **run_metadata(cfg, datamodule),
     }
     if trainer.is_global_zero and report is not None:
-        payload["artifacts"] = write_test_artifacts(report, datamodule.class_names, out_dir)
-        payload["per_class_accuracy"] = dict(zip(datamodule.class_names,
+        details["artifacts"] = write_test_artifacts(report, datamodule.class_names, out_dir)
+        details["per_class_accuracy"] = dict(zip(datamodule.class_names,
                                                  report.per_class_accuracy.tolist(), strict=True))
-        write_json(out_dir / "metrics.json", payload)
+        provenance = run_metadata(cfg, datamodule) | {
+            "checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)}}
+        write_metrics(out_dir / "metrics.json", task="evaluate", metrics=metrics, details=details,
+                      provenance=provenance)
         print_metrics("Test results", metrics)
         log.info("Run directory: %s", out_dir)
     return metrics

@@ -59,6 +59,9 @@ class ReIDModule(pl.LightningModule):
         rerank_lambda: weight of the original distance in re-ranking.
     """
 
+    #: The checkpoint family this module writes (`vidlab.checkpoint`).
+    family = EMBEDDING
+
     def __init__(
         self,
         net: nn.Module,

@@ -5,8 +5,9 @@ stored in the checkpoint (``reid.data_source=checkpoint``, the default: evaluate
 trained for) or from the command's ``data`` group (``reid.data_source=config``, e.g. cross-domain
 ``data=market1501``). Options: ``reid.flip`` (flip-averaged embeddings), ``reid.rerank``
 (k-reciprocal re-ranking with ``reid.k1``, ``reid.k2``, ``reid.lambda_value``). Writes
-``metrics.json`` (rank-1/5/10, mAP, mINP, the options, query/gallery sizes, the checkpoint's
-SHA-256) into the run directory and prints a table.
+``metrics.json`` (`vidlab.utils.runinfo.write_metrics`: ``metrics`` rank-1/5/10, mAP, mINP;
+``details`` the options and query/gallery sizes; ``provenance`` the seed, data report, versions,
+commit and the checkpoint's path and SHA-256) into the run directory and prints a table.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from vidlab.tasks.common import run_metadata, scalar_metrics
 from vidlab.tasks.reid import ReIDModule, reid_from_checkpoint
 from vidlab.utils.reporting import print_metrics
-from vidlab.utils.runinfo import file_sha256, write_json
+from vidlab.utils.runinfo import file_sha256, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -80,17 +81,22 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     results = trainer.test(module, datamodule=datamodule, verbose=False)
     check_input_matches(datamodule, meta, ckpt_path)
     metrics = scalar_metrics({k: v for per_loader in results for k, v in per_loader.items()})
-    payload = {
-        "task": "evaluate_reid",
-        "metrics": metrics,
+    details = {
         "options": chosen,
         "query_size": getattr(datamodule, "query_size", None),
         "gallery_size": getattr(datamodule, "gallery_size", None),
-        "checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)},
-        **run_metadata(cfg, datamodule),
     }
     if trainer.is_global_zero:
-        write_json(out_dir / "metrics.json", payload)
+        provenance = run_metadata(cfg, datamodule) | {
+            "checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)}
+        }
+        write_metrics(
+            out_dir / "metrics.json",
+            task="evaluate_reid",
+            metrics=metrics,
+            details=details,
+            provenance=provenance,
+        )
         print_metrics("Re-ID retrieval", metrics)
         log.info("Run directory: %s", out_dir)
     return metrics

@@ -1,70 +1,82 @@
 """``python evaluate.py task=track tracker=<name> [data.root=<MOTChallenge folder>]``.
 
 Runs a tracker over every sequence's detections, writes ``tracks/<sequence>.txt`` in the run
-directory and, where ground truth exists, ``metrics.json`` (``{"sequences": ..., "COMBINED": ...}``
-from :func:`vidlab.evaluation.mot.evaluate_folder`). With ``data.root: null`` (the default
-``data=synthetic_mot``) the synthetic sequences are generated into ``paths.data_dir`` once per set
-of generator settings and reused. ``detections=<folder of <sequence>.txt>`` replaces
-``det/det.txt``.
+directory and, where ground truth exists, ``metrics.json`` in the layout of
+:func:`vidlab.utils.runinfo.write_metrics`: ``metrics`` holds ``test/fps`` and every scalar
+COMBINED field as ``test/<field>``, ``details`` the :func:`vidlab.evaluation.mot.evaluate_folder`
+result (``{"sequences": ..., "COMBINED": ...}``), ``provenance`` the data, tracker settings,
+versions and commit. The data config builds a :class:`vidlab.data.mot.MOTSequences`; with
+``data.root: null`` (the default ``data=synthetic_mot``) the synthetic sequences are generated into
+``data.cache_dir`` once per set of generator settings and reused. ``detections=<folder of
+<sequence>.txt>`` replaces ``det/det.txt``.
 
 ``data.val_sequences`` (optional) are tracked and scored too, into ``tracks_val/`` and
 ``metrics_val.json``, with ``val/`` metric keys: tuning (``hparams_search=tracker_optuna``)
 optimises ``val/HOTA`` and reports the held-out ``test/`` metrics of the same trial.
+
+The tracker config is instantiated once per sequence. Its ``encoder`` (if any) is built once and
+passed as ``encoder=``; a ``frame_rate: null`` entry (ByteTrack, BoT-SORT) is filled with each
+sequence's ``seqinfo.ini`` frame rate, a number is used as given, and trackers whose config has no
+``frame_rate`` key get none.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
 import logging
-from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-from hydra.utils import get_class, instantiate
+from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from vidlab.data.mot import MOTSequences
 from vidlab.errors import UserError
 from vidlab.evaluation.mot.io import find_sequences
+from vidlab.tasks.mot_metrics import combined_metrics, combined_summary, print_scores
 from vidlab.tracking.encoders import EmbeddingCache
 from vidlab.tracking.runner import GT_FILE, SequenceResult, track_folder
+from vidlab.utils.runinfo import git_commit, package_versions, write_metrics
 
 log = logging.getLogger(__name__)
 
-#: COMBINED fields returned as ``<split>/<field>`` metrics.
-REPORTED_FIELDS = ("HOTA", "DetA", "AssA", "MOTA", "IDF1", "IDSW", "MOTP")
-_COMPLETE_MARKER = ".complete"
+#: Where each split's tracks and metrics go in the run directory.
+OUTPUTS = {"test": ("tracks", "metrics.json"), "val": ("tracks_val", "metrics_val.json")}
+#: Tracker config key filled per sequence from seqinfo.ini when it is null.
+FRAME_RATE_KEY = "frame_rate"
 
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     """Track, write results and score them; returns ``test/...`` (and ``val/...``) metrics."""
-    root = resolve_data_root(cfg)
-    make_tracker, cache = _tracker_factory(cfg)
-    splits = [("test", cfg.data.get("sequences"), "tracks", "metrics.json")]
-    if cfg.data.get("val_sequences"):
-        splits.append(("val", cfg.data.val_sequences, "tracks_val", "metrics_val.json"))
+    data: MOTSequences = instantiate(cfg.data)
+    root = data.resolve_root()
+    make_tracker, cache = tracker_factory(cfg.tracker, Path(cfg.paths.data_dir) / "embeddings")
+    provenance = {
+        "data": data.describe() | {"root": str(root)},
+        "tracker": OmegaConf.to_container(cfg.tracker, resolve=True),
+        "detections": cfg.get("detections"),
+        "interpolate_max_gap": int(cfg.get("interpolate_max_gap", 0) or 0),
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }
     metrics: dict[str, Any] = {}
-    for split, names, tracks_name, metrics_name in splits:
-        metrics |= _run_split(
-            cfg, root, make_tracker, cache, split, names, tracks_name, metrics_name
-        )
+    for split, names in data.splits():
+        metrics |= _run_split(cfg, data, root, make_tracker, cache, split, names, provenance)
     return metrics
 
 
 def _run_split(
     cfg: DictConfig,
+    data: MOTSequences,
     root: Path,
     make_tracker,
     cache: EmbeddingCache | None,
     split: str,
-    names,
-    tracks_name: str,
-    metrics_name: str,
+    names: list[str] | None,
+    provenance: dict[str, Any],
 ) -> dict[str, Any]:
-    """Track one set of sequences into ``<run dir>/<tracks_name>/`` and score it if possible."""
+    """Track one set of sequences into ``<run dir>/<tracks folder>/`` and score it if possible."""
     out = Path(cfg.paths.output_dir)
+    tracks_name, metrics_name = OUTPUTS[split]
     dirs = _select_sequences(root, names, allow_missing=bool(cfg.get("allow_missing", False)))
     results = track_folder(
         make_tracker,
@@ -72,82 +84,50 @@ def _run_split(
         out / tracks_name,
         detections_dir=cfg.get("detections"),
         cache=cache,
-        interpolate_max_gap=int(cfg.get("interpolate_max_gap", 0) or 0),
+        interpolate_max_gap=provenance["interpolate_max_gap"],
     )
     metrics = _speed(split, results)
     if not all((d / GT_FILE).is_file() for d in dirs):
         log.info("%s: no ground truth in every sequence; tracks written, nothing scored", split)
         return metrics
-    benchmark = cfg.data.get("benchmark", "MOT17")
-    scores = _evaluate(root, out / tracks_name, [d.name for d in dirs], benchmark)
-    (out / metrics_name).write_text(json.dumps(scores, indent=2, default=_jsonable))
-    combined = scores["COMBINED"]
-    metrics |= {f"{split}/{k}": _scalar(combined[k]) for k in REPORTED_FIELDS if k in combined}
-    _print_table(split, scores)
+    from vidlab.evaluation.mot import evaluate_folder
+
+    scores = evaluate_folder(
+        root, out / tracks_name, sequences=[d.name for d in dirs], benchmark=data.benchmark
+    )
+    metrics |= combined_metrics(scores, split)
+    write_metrics(
+        out / metrics_name, task="track", metrics=metrics, details=scores, provenance=provenance,
+        extra={"COMBINED": combined_summary(scores)},
+    )
+    print_scores(scores, title=f"tracking metrics, {split} (%)")
     return metrics
 
 
-def resolve_data_root(cfg: DictConfig) -> Path:
-    """``data.root``, or the synthetic sequences (generated on first use) when it is null."""
-    if cfg.data.get("root"):
-        root = Path(cfg.data.root)
-        if not root.is_dir():
-            raise FileNotFoundError(f"data.root={root} is not a folder of MOTChallenge sequences")
-        return root
-    syn = cfg.data.get("synthetic")
-    if syn is None:
-        raise ValueError(
-            "data.root is null and the data config has no `synthetic` section to generate from"
-        )
-    params = OmegaConf.to_container(syn, resolve=True)
-    key = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:12]
-    root = Path(cfg.paths.data_dir) / "synthetic_mot" / key
-    if not (root / _COMPLETE_MARKER).is_file():
-        _generate(root, params)
-    return root
+def tracker_factory(tracker: DictConfig, embeddings_dir: Path):
+    """A per-sequence tracker builder ``make(seqinfo) -> tracker`` and the embedding cache.
 
-
-def _generate(root: Path, params: dict[str, Any]) -> None:
-    """Write the synthetic sequences described by the ``data.synthetic`` settings."""
-    from vidlab.data.synthetic.mot import DetectorNoise, SceneConfig, write_mot_folder
-
-    params = dict(params)
-    noise = DetectorNoise(**_tuples(params.pop("noise", {}) or {}))
-    scene_keys = {f.name for f in fields(SceneConfig)} - {"noise"}
-    scene = SceneConfig(
-        noise=noise, **_tuples({k: v for k, v in params.items() if k in scene_keys})
-    )
-    rest = {k: v for k, v in params.items() if k not in scene_keys}
-    log.info("generating synthetic MOT sequences into %s", root)
-    write_mot_folder(
-        root,
-        int(rest["n_sequences"]),
-        int(rest["seed"]),
-        config=scene,
-        render_frames=bool(rest.get("render_frames", False)),
-        pan_every=int(rest.get("pan_every", 0)),
-        pan=tuple(rest.get("pan", (2.0, 0.0))),
-    )
-    (root / _COMPLETE_MARKER).write_text(json.dumps(params, sort_keys=True))
-
-
-def _tracker_factory(cfg: DictConfig):
-    """A per-sequence tracker builder (frame rate from seqinfo.ini) and the embedding cache."""
-    tracker_cfg = OmegaConf.to_container(cfg.tracker, resolve=True)
+    The ``encoder`` entry is instantiated once and passed to every tracker; ``frame_rate: null``
+    becomes the sequence's frame rate (see the module docstring).
+    """
+    tracker_cfg = OmegaConf.to_container(tracker, resolve=True)
     encoder_cfg = tracker_cfg.pop("encoder", None)
     encoder = instantiate(encoder_cfg) if encoder_cfg else None
-    cls = get_class(tracker_cfg["_target_"])
-    takes_fps = "frame_rate" in inspect.signature(cls).parameters
+    per_sequence_fps = FRAME_RATE_KEY in tracker_cfg and tracker_cfg[FRAME_RATE_KEY] is None
+    if per_sequence_fps:
+        del tracker_cfg[FRAME_RATE_KEY]
     partial = instantiate(tracker_cfg, _partial_=True)
 
     def make(info):
-        return partial(encoder=encoder, **({"frame_rate": info.frame_rate} if takes_fps else {}))
+        fps = {FRAME_RATE_KEY: info.frame_rate} if per_sequence_fps else {}
+        return partial(encoder=encoder, **fps)
 
-    cache = EmbeddingCache(Path(cfg.paths.data_dir) / "embeddings") if encoder is not None else None
+    cache = EmbeddingCache(embeddings_dir) if encoder is not None else None
     return make, cache
 
 
-def _select_sequences(root: Path, names, *, allow_missing: bool = False) -> list[Path]:
+def _select_sequences(root: Path, names: list[str] | None, *,
+                      allow_missing: bool = False) -> list[Path]:
     """The sequence folders named by `names` (all when empty); a sequence folder of `root`
     without seqinfo.ini is an error unless `allow_missing` (see `find_sequences`)."""
     found = {p.name: p for p in find_sequences(root, allow_missing=allow_missing)}
@@ -161,48 +141,7 @@ def _select_sequences(root: Path, names, *, allow_missing: bool = False) -> list
     return [found[n] for n in names]
 
 
-def _evaluate(root: Path, tracks: Path, names: list[str], benchmark: str) -> dict:
-    from vidlab.evaluation.mot import evaluate_folder
-
-    return evaluate_folder(root, tracks, sequences=names, benchmark=benchmark)
-
-
 def _speed(split: str, results: list[SequenceResult]) -> dict[str, float]:
     frames = sum(r.num_frames for r in results)
     seconds = sum(r.update_seconds for r in results)
     return {f"{split}/fps": frames / max(seconds, 1e-9)}
-
-
-def _scalar(value: Any) -> float:
-    """TrackEval fields may be per-alpha arrays (HOTA family); report their mean like TrackEval."""
-    return float(np.mean(value))
-
-
-def _tuples(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot serialise {type(value).__name__} to JSON")
-
-
-def _print_table(split: str, scores: dict) -> None:
-    """Per-sequence HOTA / MOTA / IDF1 for the user (rich table)."""
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=f"tracking metrics ({split})")
-    for col in ("sequence", "HOTA", "MOTA", "IDF1", "IDSW"):
-        table.add_column(col, justify="right")
-    rows = list(scores["sequences"].items()) + [("COMBINED", scores["COMBINED"])]
-    for name, s in rows:
-        table.add_row(
-            name,
-            *(f"{100 * _scalar(s[k]):.2f}" for k in ("HOTA", "MOTA", "IDF1")),
-            f"{int(_scalar(s['IDSW']))}",
-        )
-    Console().print(table)

@@ -53,6 +53,9 @@ class VideoClassifier(pl.LightningModule):
             training steps so that loss hooks receive the features (same logits as ``net(x)``).
     """
 
+    #: The checkpoint family this module writes (`vidlab.checkpoint`).
+    family = CLASSIFIER
+
     def __init__(
         self,
         net: nn.Module,

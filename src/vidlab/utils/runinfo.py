@@ -89,6 +89,7 @@ def write_metrics(
     metrics: dict[str, Any],
     details: dict[str, Any] | None = None,
     provenance: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Path:
     """Write a run's ``metrics.json`` in the one layout every task uses (atomically).
 
@@ -102,10 +103,18 @@ def write_metrics(
     Args:
         path: the file to write (usually ``<run dir>/metrics.json``).
         task: the task that produced it (``train``, ``evaluate``, ``export``, ``track``, ...).
-        metrics: flat scalar metrics keyed ``split/name``; non-finite values become null.
+        metrics: flat scalar metrics keyed ``split/name`` (``test/top1``, ``val/HOTA``; for a
+            measurement that is not made on a data split, the thing measured: ``model/gflops``);
+            non-finite values become null.
         details: structured results (default ``{}``).
         provenance: where the numbers came from (default: package versions and git commit).
+        extra: further top-level keys a task documents for readers of its earlier layout (the
+            MOT tasks keep ``COMBINED``: the scalar summary over all sequences, e.g.
+            ``{"HOTA": 0.61, "MOTA": 0.72, "IDF1": 0.70, ...}``); they may not shadow the above.
     """
+    clash = set(extra or {}) & {"schema", "task", "metrics", "details", "provenance"}
+    if clash:
+        raise ValueError(f"extra keys {sorted(clash)} would shadow the metrics.json layout")
     for key, value in metrics.items():
         if isinstance(value, (dict, list, tuple)):
             raise TypeError(f"metrics[{key!r}] must be a scalar, got {type(value).__name__}")
@@ -119,5 +128,6 @@ def write_metrics(
             if provenance is not None
             else {"versions": package_versions(), "git_commit": git_commit()}
         ),
+        **(extra or {}),
     }
     return write_json(path, payload)

@@ -84,7 +84,7 @@ def test_check_on_real_annotations(real_data, make_cfg, tmp_path):
                                 "check.workers=1"])  # fmt: skip
     with pytest.raises(SystemExit):  # the train split has no video at all
         check_data.run(cfg)
-    report = (Path(cfg.paths.output_dir) / "check_data.json").read_text()
+    report = (Path(cfg.paths.output_dir) / "metrics.json").read_text()
     assert '"found": 1' in report and '"missing": 3782' in report
     bad = (Path(cfg.paths.output_dir) / "bad_files.txt").read_text().splitlines()
     assert len(bad) == 9537 + 3782

@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vidlab.evaluation.mot import matching
+from vidlab.evaluation.mot.hota import _global_alignment
+from vidlab.evaluation.mot.io import MotTable
 from vidlab.evaluation.mot.matching import (
     FrameLayout,
     conflicted_groups,
@@ -20,6 +23,7 @@ from vidlab.evaluation.mot.matching import (
     pair_ious,
     sequential_frame_sums,
 )
+from vidlab.evaluation.mot.preprocess import SequenceData, preprocess_sequence
 
 
 def dense_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -109,6 +113,18 @@ def test_numpy_row_sums_differ_from_naive_summation() -> None:
     assert not np.array_equal(naive, dense.sum(axis=1))
 
 
+def test_numpy_row_sums_in_chunks_equal_one_dense_sum(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    dense = rng.random((37, 150)) * 10.0 ** rng.integers(-8, 8, (37, 150))
+    dense[rng.random((37, 150)) < 0.7] = 0.0
+    dense[[3, 4, 20]] = 0.0  # empty rows, also at a chunk boundary
+    row, pos = np.nonzero(dense)
+    monkeypatch.setattr(matching, "DENSE_CHUNK", 4 * 150)  # chunks of 4 rows
+    np.testing.assert_array_equal(
+        numpy_row_sums(row, pos, dense[row, pos], 150, 37), dense.sum(axis=1)
+    )
+
+
 @pytest.mark.parametrize(("max_a", "max_b"), [(6, 6), (30, 30), (12, 200), (200, 1), (1, 140)])
 def test_row_and_column_sums_match_numpy_per_frame(max_a: int, max_b: int) -> None:
     rng = np.random.default_rng(max_a * 1000 + max_b)
@@ -163,3 +179,54 @@ def test_layout_indexing_round_trips() -> None:
     flat = layout.flat_index(np.array([0, 2]), np.array([1, 4]), np.array([2, 5]))
     assert flat.tolist() == [5, 11] and layout.frame_of(flat).tolist() == [0, 2]
     assert layout.block(np.arange(12.0), 2).shape == (3, 2)
+
+
+def crowded_sequence(rng: np.random.Generator, num_frames: int) -> SequenceData:
+    """Ground truth and results piled into a small area: rows with many overlapping columns."""
+    tables = []
+    for max_boxes, pool in ((30, 40), (150, 200)):
+        counts = rng.integers(0, max_boxes + 1, num_frames)
+        frame = np.repeat(np.arange(1, num_frames + 1), counts)
+        ids = np.concatenate([rng.choice(pool, n, replace=False) for n in counts])
+        tlwh = np.round(np.column_stack([rng.uniform(0, 200, (frame.size, 2)),
+                                         rng.uniform(10, 120, (frame.size, 2))]), 2)  # fmt: skip
+        tables.append(MotTable.from_arrays(frame, ids, tlwh))
+    return preprocess_sequence("crowd", num_frames, tables[0], tables[1], benchmark="MOT15")
+
+
+def trackevals_alignment(data: SequenceData, row_sum=None) -> np.ndarray:
+    """The global alignment score of TrackEval's HOTA.eval_sequence, its loop written out.
+
+    `row_sum(S)` replaces `S.sum(1)`, to show that the summation order shows in the result.
+    """
+    row_sum = row_sum or (lambda s: s.sum(1))
+    ro, co = data.layout.row_offsets, data.layout.col_offsets
+    potential = np.zeros((data.num_gt_ids, data.num_tracker_ids))
+    gt_count, tr_count = np.zeros((data.num_gt_ids, 1)), np.zeros((1, data.num_tracker_ids))
+    for f in range(data.num_frames):
+        gt_ids, tr_ids = data.gt_ids[ro[f] : ro[f + 1]], data.tracker_ids[co[f] : co[f + 1]]
+        s = data.similarity_matrix(f)
+        denom = s.sum(0)[np.newaxis, :] + row_sum(s)[:, np.newaxis] - s
+        sim_iou = np.zeros_like(s)
+        mask = denom > 0 + np.finfo("float").eps
+        sim_iou[mask] = s[mask] / denom[mask]
+        potential[gt_ids[:, np.newaxis], tr_ids[np.newaxis, :]] += sim_iou
+        gt_count[gt_ids] += 1
+        tr_count[0, tr_ids] += 1
+    return potential / (gt_count + tr_count - potential)
+
+
+def test_hota_alignment_equals_trackevals_bit_for_bit() -> None:
+    # The HOTA parity tests cannot see the rounding of these sums (it only matters where it
+    # flips a Hungarian tie); the alignment matrix itself shows every last bit.
+    rng = np.random.default_rng(7)
+    order_shows = 0
+    for _ in range(6):
+        data = crowded_sequence(rng, 8)
+        gt_count = np.bincount(data.gt_ids, minlength=data.num_gt_ids).astype(float)
+        tr_count = np.bincount(data.tracker_ids, minlength=data.num_tracker_ids).astype(float)
+        expected = trackevals_alignment(data)
+        np.testing.assert_array_equal(_global_alignment(data, gt_count, tr_count), expected)
+        left_to_right = trackevals_alignment(data, lambda s: np.cumsum(s, axis=1)[:, -1])
+        order_shows += not np.array_equal(left_to_right, expected)
+    assert order_shows > 0  # the data are crowded enough for numpy's pairwise sums to matter

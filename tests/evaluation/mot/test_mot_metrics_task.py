@@ -37,12 +37,15 @@ def test_run_writes_metrics_json_and_returns_test_metrics(tmp_path: Path, make_c
     )
     metrics = mot_metrics.run(cfg)
     written = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
-    assert sorted(written["sequences"]) == ["SYN008-00", "SYN008-01"]
+    assert written["task"] == "mot_metrics" and written["metrics"] == metrics
+    scores = written["details"]
+    assert sorted(scores["sequences"]) == ["SYN008-00", "SYN008-01"]
     # Perfect tracking scores 1 everywhere.
     for field in ("HOTA", "MOTA", "IDF1", "DetA", "AssA", "LocA"):
-        assert written["COMBINED"][field] == 1.0
+        assert scores["COMBINED"][field] == 1.0
         assert metrics[f"test/{field}"] == 1.0
-    assert written == evaluate_folder(gt_root, res_dir)
+    assert scores == evaluate_folder(gt_root, res_dir)
+    assert written["provenance"]["results_dir"] == str(res_dir)
     assert not any(isinstance(v, list) for v in metrics.values())
 
 
@@ -58,7 +61,8 @@ def test_run_honours_sequences_and_benchmark(tmp_path: Path, make_cfg, motkit) -
     cfg = make_cfg("evaluate", overrides)
     mot_metrics.run(cfg)
     written = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
-    assert list(written["sequences"]) == ["SYN008-01"]
+    assert list(written["details"]["sequences"]) == ["SYN008-01"]
+    assert written["provenance"]["data"]["benchmark"] == "MOT20"
 
 
 # Runs the entry script in a fresh interpreter and reports which heavy modules got imported.
@@ -86,7 +90,7 @@ def test_command_line_stays_light(tmp_path: Path, motkit) -> None:
     assert "HEAVY_MODULES=\n" in proc.stdout  # neither torch nor Lightning was imported
     assert "MOT metrics" in proc.stdout and "COMBINED" in proc.stdout  # the table
     written = json.loads((run_dir / "metrics.json").read_text())
-    assert written == evaluate_folder(gt_root, res_dir)
+    assert written["details"] == evaluate_folder(gt_root, res_dir)
 
 
 def test_sequence_without_seqinfo_is_an_error_unless_allowed(
@@ -102,8 +106,8 @@ def test_sequence_without_seqinfo_is_an_error_unless_allowed(
     cfg = make_cfg("evaluate", [*overrides, "allow_missing=true"])
     metrics = mot_metrics.run(cfg)
     written = json.loads((Path(cfg.paths.output_dir) / "metrics.json").read_text())
-    assert list(written["sequences"]) == ["SYN008-00"]
-    assert list(written["skipped"]) == ["SYN008-01"]
+    assert list(written["details"]["sequences"]) == ["SYN008-00"]
+    assert list(written["details"]["skipped"]) == ["SYN008-01"]
     assert metrics["test/skipped_sequences"] == 1
 
 

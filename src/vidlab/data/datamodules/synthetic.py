@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from vidlab.data.resumable import EpochSampler, ResumableDataLoader
 from vidlab.data.synthetic.actions import MotionRanges, SyntheticActionSpec, load_or_generate
 from vidlab.data.transforms.functional import pack_pathways
 
@@ -26,8 +27,14 @@ class ClipArrayDataset(Dataset):
     clip's index in its split) and ``view_index`` int64 (always 0: one view per clip).
     """
 
-    def __init__(self, videos: np.ndarray, labels: np.ndarray, mean: list[float], std: list[float],
-                 slowfast_alpha: int | None = None):
+    def __init__(
+        self,
+        videos: np.ndarray,
+        labels: np.ndarray,
+        mean: list[float],
+        std: list[float],
+        slowfast_alpha: int | None = None,
+    ):
         if len(videos) != len(labels):
             raise ValueError(f"{len(videos)} videos but {len(labels)} labels")
         self.videos = videos
@@ -74,6 +81,8 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         num_classes: must equal the number of classes the factors define; configs interpolate it into the model.
         slowfast_alpha: return ``video`` as SlowFast's [slow, fast] pathways with this frame-rate
             ratio (slow: T // alpha frames), or None for one clip.
+        shuffle_seed: seed of the training order, a function of (shuffle_seed, epoch) that a run
+            resumed mid-epoch replays (`vidlab.data.resumable`); configs pass the run's seed.
     """
 
     def __init__(
@@ -97,6 +106,7 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         std: tuple[float, float, float] = (0.225, 0.225, 0.225),
         num_classes: int | None = None,
         slowfast_alpha: int | None = None,
+        shuffle_seed: int = 0,
     ) -> None:
         super().__init__()
         self.spec = SyntheticActionSpec(
@@ -121,6 +131,7 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         self.cache_dir = cache_dir
         self.mean, self.std = list(mean), list(std)
         self.slowfast_alpha = slowfast_alpha
+        self.shuffle_seed = int(shuffle_seed)
         self.datasets: dict[str, ClipArrayDataset] = {}
 
     @property
@@ -143,8 +154,9 @@ class SyntheticActionDataModule(pl.LightningDataModule):
                 videos, labels = load_or_generate(
                     self.spec, split, self.sizes[split], self.cache_dir
                 )
-                self.datasets[split] = ClipArrayDataset(videos, labels, self.mean, self.std,
-                                                        self.slowfast_alpha)
+                self.datasets[split] = ClipArrayDataset(
+                    videos, labels, self.mean, self.std, self.slowfast_alpha
+                )
 
     def data_report(self) -> dict[str, Any]:
         """Dataset provenance recorded in metrics.json."""
@@ -161,16 +173,26 @@ class SyntheticActionDataModule(pl.LightningDataModule):
         }
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            drop_last=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-        )
+        dataset = self.datasets[split]
+        common: dict[str, Any] = {
+            "batch_size": self.batch_size,
+            "num_workers": self.num_workers,
+            "persistent_workers": self.num_workers > 0,
+        }
+        if shuffle:
+            return ResumableDataLoader(
+                dataset,
+                sampler=EpochSampler(len(dataset), self.shuffle_seed),
+                drop_last=True,
+                seed=self.shuffle_seed,
+                **common,
+            )
+        # A generator of its own: iterating does not draw from torch's global one (dropout's).
+        generator = torch.Generator().manual_seed(self.shuffle_seed)
+        return DataLoader(dataset, shuffle=False, generator=generator, **common)
 
     def train_dataloader(self) -> DataLoader:
+        """Shuffled per epoch from (shuffle_seed, epoch); resumable mid-epoch."""
         return self._loader("train", shuffle=True)
 
     def val_dataloader(self) -> DataLoader:

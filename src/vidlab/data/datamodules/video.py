@@ -10,7 +10,8 @@ Batches, as the LightningModule receives them: ``video`` float32 (B, C, T, H, W)
 (``[slow, fast]`` with SlowFast packing), ``label`` int64 (B,), ``video_index`` int64 (B,) (the
 video's index in its split), ``view_index`` int64 (B,), ``sample_seed`` int64 (B,), and
 ``soft_label`` float32 (B, num_classes) in training when Mixup / CutMix is on. The train loader
-draws one random clip per video (shuffled, drop_last); val takes the single central view; test
+draws one random clip per video (shuffled, drop_last; resumable mid-epoch, see
+`vidlab.data.resumable`); val takes the single central view; test
 yields all K x S views (`test_views`) of each video as separate samples. In val / test a batch
 can be empty (B = 0) if every view in it came from undecodable videos.
 
@@ -46,6 +47,7 @@ from vidlab.data.datasets.loading import (
     VideoStatusTable,
 )
 from vidlab.data.datasets.records import DatasetIndex, SplitIndex, VideoIndex
+from vidlab.data.resumable import ResumableDataLoader
 from vidlab.data.transforms.mix import MixOptions, MixupCutmix
 from vidlab.data.transforms.video import (
     RandAugmentOptions,
@@ -369,18 +371,24 @@ class VideoDataModule(pl.LightningDataModule):
                 "prefetch_factor": hp.prefetch_factor,
                 "multiprocessing_context": hp.multiprocessing_context,
             }
-        return DataLoader(
-            dataset,
-            batch_size=batch_size,
-            sampler=self._train_sampler(len(dataset)) if shuffle else None,
-            drop_last=shuffle,
-            num_workers=workers,
-            collate_fn=VideoCollate(dataset.clip_shape()),
-            pin_memory=bool(hp.pin_memory),
-            # Seeds the workers' torch / numpy / random generators (base seed per epoch).
-            generator=torch.Generator().manual_seed(int(hp.seed)),
+        common = {
+            "batch_size": batch_size,
+            "num_workers": workers,
+            "collate_fn": VideoCollate(dataset.clip_shape()),
+            "pin_memory": bool(hp.pin_memory),
             **extra,
-        )
+        }
+        if shuffle:
+            # Resumable mid-epoch; its generator (the workers' base seed) is reseeded per epoch.
+            return ResumableDataLoader(
+                dataset,
+                sampler=self._train_sampler(len(dataset)),
+                drop_last=True,
+                seed=int(hp.seed),
+                **common,
+            )
+        # Seeds the workers' torch / numpy / random generators (base seed per epoch).
+        return DataLoader(dataset, generator=torch.Generator().manual_seed(int(hp.seed)), **common)
 
     def _train_sampler(self, num_samples: int) -> SeededSampler:
         """One sampler for the datamodule's life: a new loader continues its epoch count (the

@@ -84,7 +84,8 @@ class SeededSampler(Sampler):
     """Yields ``(index, sample_seed)`` for each of `num_samples` samples, shuffled per epoch.
 
     The order and the seeds depend only on (seed, epoch). The epoch advances by one at every
-    new iteration; `set_epoch` (which Lightning calls) overrides it.
+    new iteration; `set_epoch` (which Lightning calls) overrides it. `skip_next` makes the next
+    iteration start further into its epoch (resuming mid-epoch, see `vidlab.data.resumable`).
 
     Args:
         num_samples: dataset length.
@@ -97,19 +98,24 @@ class SeededSampler(Sampler):
         self.seed = seed
         self.shuffle = shuffle
         self.epoch = 0
+        self._start = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
+
+    def skip_next(self, num_items: int) -> None:
+        """Start the next iteration `num_items` samples into its epoch."""
+        self._start = int(num_items)
 
     def __len__(self) -> int:
         return self.num_samples
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         rng = np.random.default_rng(sample_seed(self.seed, self.epoch))
-        self.epoch += 1
+        start, self.epoch, self._start = self._start, self.epoch + 1, 0
         order = rng.permutation(self.num_samples) if self.shuffle else np.arange(self.num_samples)
         seeds = rng.integers(0, _SEED_BOUND, size=self.num_samples, dtype=np.int64)
-        yield from zip(order.tolist(), seeds.tolist(), strict=True)
+        yield from zip(order[start:].tolist(), seeds[start:].tolist(), strict=True)
 
 
 class VideoCollate:

@@ -25,8 +25,6 @@ Each sequence folder holds ``seqinfo.ini``, ``gt/gt.txt`` and ``img1/<frame:06d>
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -40,6 +38,8 @@ from tqdm.auto import tqdm
 
 from vidlab.data.reid.market import GALLERY_DIR, QUERY_DIR, SPLIT_DIRS, TRAIN_DIR
 from vidlab.evaluation.mot.io import find_sequences, read_mot_txt, read_seqinfo
+from vidlab.utils.cache import cache_key, cached_folder, is_complete
+from vidlab.utils.runinfo import write_json
 
 log = logging.getLogger(__name__)
 
@@ -353,8 +353,10 @@ def build_reid_from_mot(
     names = tuple(read_seqinfo(d).name for d in dirs)
     summary = BuildSummary(out, names, _summarise(rows, split), single_span)
     rule = f"seq_index * {PID_SEQUENCE_STRIDE} + track id"
-    manifest = {"settings": s.as_dict(), "pid_rule": rule, **summary.as_dict()}
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2))
+    # The manifest describes the folder that holds it (no absolute path: cached sets are built
+    # under a temporary name and then moved into place).
+    described = {k: v for k, v in summary.as_dict().items() if k != "root"}
+    write_json(out / MANIFEST, {"settings": s.as_dict(), "pid_rule": rule, **described})
     log.info(
         "Re-ID crops in %s: %s (%d test ids give no query: gallery only)",
         out,
@@ -362,11 +364,6 @@ def build_reid_from_mot(
         single_span,
     )
     return summary
-
-
-def settings_key(payload: Mapping[str, Any]) -> str:
-    """A short stable hash of JSON-able settings (cache folder names)."""
-    return hashlib.sha1(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 class MotReIDBuilder:
@@ -411,7 +408,7 @@ class MotReIDBuilder:
     def build(self) -> Path:
         """The Market-layout root, built on first use."""
         dirs = self.sequence_dirs()
-        key = settings_key(
+        key = cache_key(
             {
                 "mot_root": str(self.mot_root.resolve()),
                 "sequences": [d.name for d in dirs],
@@ -419,8 +416,9 @@ class MotReIDBuilder:
             }
         )
         out = self.cache_dir / key
-        if not (out / MANIFEST).is_file():
-            build_reid_from_mot(dirs, out, self.settings)
-        else:
+        if is_complete(out, MANIFEST):
             log.info("reusing Re-ID crops in %s", out)
-        return out
+            return out
+        return cached_folder(
+            out, lambda tmp: build_reid_from_mot(dirs, tmp, self.settings), marker=MANIFEST
+        )

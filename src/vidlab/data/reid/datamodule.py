@@ -36,6 +36,7 @@ from vidlab.data.reid.transforms import (
     read_rgb,
     to_chw_tensor,
 )
+from vidlab.data.resumable import ResumableDataLoader
 
 log = logging.getLogger(__name__)
 
@@ -200,9 +201,11 @@ class ReIDDataModule(pl.LightningDataModule):
         size = self.image_size
         train_tf = build_transform(size, self.mean, self.std, train=True, **self.augment)
         eval_tf = build_transform(size, self.mean, self.std, train=False)
+
         def dataset(records, labels, transform, with_index):
-            return ReIDImageDataset(records, labels, size, transform, with_index=with_index,
-                                    preload=self.preload)
+            return ReIDImageDataset(
+                records, labels, size, transform, with_index=with_index, preload=self.preload
+            )
 
         self.datasets = {
             "train": dataset(splits.train, splits.train_labels, train_tf, False),
@@ -247,11 +250,14 @@ class ReIDDataModule(pl.LightningDataModule):
             num_replicas=replicas,
             rank=rank,
         )
-        return DataLoader(
+        # Resumable mid-epoch (the P x K batches are a function of (seed, epoch)); with workers, the
+        # augmentations' draws are not replayed exactly (see vidlab.data.resumable).
+        return ResumableDataLoader(
             self.datasets["train"],
             batch_sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
+            seed=self.seed,
         )
 
     def _eval_loaders(self) -> list[DataLoader]:
@@ -262,6 +268,8 @@ class ReIDDataModule(pl.LightningDataModule):
                 shuffle=False,
                 num_workers=self.num_workers,
                 persistent_workers=self.num_workers > 0,
+                # A generator of its own: iterating does not draw from torch's global one.
+                generator=torch.Generator().manual_seed(self.seed),
             )
             for split in ("query", "gallery")
         ]

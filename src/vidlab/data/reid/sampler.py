@@ -7,8 +7,10 @@ without replacement from a shuffled cycle, so over an epoch every image is used 
 Identities are drawn from a shuffled cycle too, so they appear equally often.
 
 One epoch is ``len(labels) // (p * k)`` batches (at least one): about one pass over the images.
-Batches are a deterministic function of ``(seed, epoch)``; Lightning calls :meth:`set_epoch`
-before each epoch, and iterating again without it moves to the next epoch. With several processes
+Batches are a deterministic function of ``(seed, epoch)``; iterating again moves to the next epoch,
+and :meth:`set_epoch` sets it (Lightning does not call it on a batch sampler: the train task does,
+through :class:`~vidlab.data.resumable.ResumableDataLoader`, before every training epoch). :meth:`skip_next` makes
+the next iteration start further into its epoch (resuming mid-epoch, see `vidlab.data.resumable`). With several processes
 (``num_replicas > 1``) every rank draws the same sequence of ``num_batches * num_replicas`` batches
 and keeps every ``num_replicas``-th one from its ``rank`` on, so ranks see different batches (under
 DDP set ``trainer.use_distributed_sampler=false``: Lightning cannot wrap a custom batch sampler).
@@ -83,9 +85,15 @@ class PKBatchSampler(Sampler[list[int]]):
         self.num_replicas, self.rank = num_replicas, rank
         self.num_batches = num_batches or max(1, len(self.labels) // (p * k * num_replicas))
         self.epoch = 0
+        self._skip = 0
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = int(epoch)
+
+    def skip_next(self, num_batches: int) -> None:
+        """Start the next iteration `num_batches` of this rank's batches into its epoch (the
+        skipped batches are still drawn, so the rest of the epoch is unchanged)."""
+        self._skip = int(num_batches)
 
     def __len__(self) -> int:
         return self.num_batches
@@ -97,6 +105,7 @@ class PKBatchSampler(Sampler[list[int]]):
     def __iter__(self) -> Iterator[list[int]]:
         rng = np.random.default_rng([self.seed, self.epoch])
         self.epoch += 1
+        skip, self._skip = self._skip, 0
         ids = _Cycle(np.arange(len(self.ids)), rng)
         images = [_Cycle(m, rng) if len(m) >= self.k else None for m in self.members]
         for step in range(self.num_batches * self.num_replicas):
@@ -108,5 +117,9 @@ class PKBatchSampler(Sampler[list[int]]):
                 else:
                     picks = cycle.take(self.k)
                 batch += picks.tolist()
-            if step % self.num_replicas == self.rank:
+            if step % self.num_replicas != self.rank:
+                continue
+            if skip:
+                skip -= 1
+            else:
                 yield batch

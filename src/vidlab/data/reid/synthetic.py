@@ -31,8 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from vidlab.data.reid.crops import MANIFEST, CropSettings, build_reid_from_mot, settings_key
+from vidlab.data.reid.crops import MANIFEST, CropSettings, build_reid_from_mot
 from vidlab.data.synthetic.mot import IMAGE_DIR, SceneConfig, write_mot_folder
+from vidlab.utils.cache import cache_key, cached_folder, is_complete
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +103,7 @@ class SyntheticReIDBuilder:
         payload |= {"n_sequences": self.n_sequences, "seed": self.seed, "pan_every": self.pan_every}
         if self.camera_colour_jitter > 0:  # absent when off: older caches stay valid
             payload["camera_colour_jitter"] = self.camera_colour_jitter
-        return settings_key(payload | self.settings.as_dict())
+        return cache_key(payload | self.settings.as_dict())
 
     def camera_gains(self, seq_index: int, camid: int) -> np.ndarray:
         """(3,) BGR gains of one pseudo-camera, deterministic in the seed."""
@@ -117,11 +118,15 @@ class SyntheticReIDBuilder:
     def build(self) -> Path:
         """The Market-layout root, generated on first use."""
         base = self.cache_dir / self.key
-        market = base / MARKET_DIR
-        if (market / MANIFEST).is_file():
-            log.info("reusing synthetic Re-ID set %s", market)
-            return market
+        marker = f"{MARKET_DIR}/{MANIFEST}"
+        if is_complete(base, marker):
+            log.info("reusing synthetic Re-ID set %s", base / MARKET_DIR)
+            return base / MARKET_DIR
         log.info("generating the synthetic Re-ID set into %s", base)
+        return cached_folder(base, self._generate, marker=marker) / MARKET_DIR
+
+    def _generate(self, base: Path) -> None:
+        """Write the sequences into ``base/mot`` and cut them into ``base/market``."""
         dirs = write_mot_folder(
             base / MOT_DIR,
             self.n_sequences,
@@ -131,8 +136,7 @@ class SyntheticReIDBuilder:
             pan_every=self.pan_every,
         )
         hook = self._colour_cast if self.camera_colour_jitter > 0 else None
-        build_reid_from_mot(dirs, market, self.settings, crop_hook=hook)
+        build_reid_from_mot(dirs, base / MARKET_DIR, self.settings, crop_hook=hook)
         if not self.keep_frames:
             for d in dirs:
                 shutil.rmtree(d / IMAGE_DIR, ignore_errors=True)
-        return market

@@ -25,8 +25,6 @@ uint8 array per split, shaped (N, T, H, W, 3).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import multiprocessing
 import os
@@ -36,6 +34,8 @@ from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
+
+from vidlab.utils.cache import cache_key, cached_file
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,8 @@ GENERATOR_VERSION = 2
 SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
 # Generating fewer clips than this is quick enough to need no progress bar.
 PROGRESS_MIN_CLIPS = 500
+# Hex characters of the clip cache keys (file names ``<split>_<key>.npy``).
+CACHE_KEY_LENGTH = 16
 # Clips rendered per task when generating in parallel.
 RENDER_CHUNK = 50
 
@@ -133,9 +135,9 @@ class SyntheticActionSpec:
                 for label in range(self.num_classes)]
 
     def cache_key(self, split: str, count: int) -> str:
-        payload = json.dumps({"spec": asdict(self), "split": split, "count": count,
-                              "generator": GENERATOR_VERSION}, sort_keys=True)
-        return hashlib.sha1(payload.encode()).hexdigest()[:16]
+        """Cache key of one split's clips (a hash of the spec, the split and the generator)."""
+        return cache_key({"spec": asdict(self), "split": split, "count": count,
+                          "generator": GENERATOR_VERSION}, CACHE_KEY_LENGTH)
 
 
 def label_to_values(label: int, factors: tuple[str, ...]) -> list[int]:
@@ -392,22 +394,20 @@ def load_or_generate(
     """Return the clips of a split, from the on-disk cache when present (memory-mapped).
 
     Args:
-        cache_dir: folder for ``<key>.npy`` caches; None keeps everything in memory only.
+        cache_dir: folder for ``<split>_<key>.npy`` caches; None keeps everything in memory only.
     """
     if cache_dir is None:
         return generate_split(spec, split, count)
-    cache_dir = Path(cache_dir)
-    path = cache_dir / f"{split}_{spec.cache_key(split, count)}.npy"
+    path = Path(cache_dir) / f"{split}_{spec.cache_key(split, count)}.npy"
+    shape = (count, spec.num_frames, spec.size, spec.size, 3)
+    generated: list[np.ndarray] = []
+
+    def build(tmp: Path) -> None:
+        log.info("Generating %d synthetic %s clips into %s", count, split, path)
+        generated.append(generate_split(spec, split, count)[0])
+        np.save(tmp, generated[0])
+
+    cached_file(path, build, valid=lambda p: np.load(p, mmap_mode="r").shape == shape)
     labels = np.arange(count, dtype=np.int64) % spec.num_classes
-    if path.exists():
-        videos = np.load(path, mmap_mode="r")
-        if videos.shape == (count, spec.num_frames, spec.size, spec.size, 3):
-            return videos, labels
-        log.warning("Ignoring cache %s with unexpected shape %s", path, videos.shape)
-    log.info("Generating %d synthetic %s clips into %s", count, split, path)
-    videos, labels = generate_split(spec, split, count)
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp.npy")
-    np.save(tmp, videos)
-    tmp.replace(path)  # atomic: a crash never leaves a half-written cache behind
-    return videos, labels
+    # Freshly generated clips are returned from memory, cached ones memory-mapped.
+    return (generated[0] if generated else np.load(path, mmap_mode="r")), labels

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
-from vidlab.evaluation.mot._lsap import linear_sum_assignment
 from vidlab.evaluation.mot.matching import EPS, conflicted_groups, sequential_frame_sums
 from vidlab.evaluation.mot.preprocess import SequenceData
 

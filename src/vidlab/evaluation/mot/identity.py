@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
-from vidlab.evaluation.mot._lsap import linear_sum_assignment
 from vidlab.evaluation.mot.preprocess import SequenceData
 
 IDENTITY_THRESHOLD = 0.5  # minimum IoU for two boxes to coincide (no epsilon, as in TrackEval)

@@ -9,8 +9,8 @@ exactly the decisions TrackEval takes:
 - `overlapping_pairs` + `pair_ious`: TrackEval's `_calculate_box_ious(..., box_format='xywh')` for
   the pairs where it is not 0, found with a sort-and-sweep over x instead of trying every pair.
 - `frame_row_sums` / `frame_col_sums`: `S.sum(1)` / `S.sum(0)` of every per-frame matrix `S`
-  exactly as numpy computes them (pairwise summation along a contiguous axis, `numpy_row_sums`,
-  and sequential accumulation across rows), from the nonzero entries alone.
+  exactly as numpy computes them: numpy's own `sum(axis=1)` over the rows of all frames of one
+  width stacked densely (`numpy_row_sums`), and sequential accumulation across rows.
 - `sequential_frame_sums`: `total = 0; for frame: total += sum(values_of_frame)`, TrackEval's
   way of accumulating MOTP and LocA, in that order.
 - `conflicted_groups`: the frames where a maximum-weight assignment is not simply "every
@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 EPS = float(np.finfo(float).eps)  # TrackEval's tolerance in every threshold comparison
-UNROLL = 8  # numpy's pairwise summation: 8 accumulators ...
-PAIRWISE_BLOCK = 128  # ... over blocks of at most 128 elements, halving longer ranges
+DENSE_CHUNK = 1 << 20  # entries (8 MiB) of the dense matrices that `numpy_row_sums` sums at once
 KEY_MARGIN_ULPS = 8  # slack, in units of the last place, of the sort keys of `overlapping_pairs`
 
 
@@ -166,17 +165,16 @@ def pair_ious(tlwh_a: np.ndarray, tlwh_b: np.ndarray, a: np.ndarray, b: np.ndarr
 def numpy_row_sums(
     row: np.ndarray, pos: np.ndarray, values: np.ndarray, width: int, num_rows: int
 ) -> np.ndarray:
-    """`M.sum(axis=1)` of a (num_rows, width) matrix M, bit-identical to numpy, from its nonzeros.
+    """`M.sum(axis=1)` of a (num_rows, width) matrix M given by its nonzeros, summed by numpy.
 
-    numpy sums a contiguous run of n values pairwise: below 8 values one after the other; up to
-    128 values with 8 interleaved accumulators combined as ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7))
-    and the leftover (n mod 8) values added last; longer runs split in two halves (the first a
-    multiple of 8 long) summed recursively. Zeros add nothing exactly, so only the positions of
-    the nonzero entries matter.
+    The rows are scattered into dense (rows, width) chunks of at most `DENSE_CHUNK` entries and
+    reduced with `ndarray.sum(axis=1)`: numpy sums every row of a C-contiguous matrix as one
+    contiguous run of `width` values (pairwise, not left to right), whatever the number of rows,
+    so each sum is bit-identical to the per-frame `S.sum(1)` TrackEval runs.
 
     Args:
-        row: (K,) row of each nonzero entry.
-        pos: (K,) column of each entry, in 0..width-1; entries sorted by (row, pos).
+        row: (K,) row of each nonzero entry, non-decreasing.
+        pos: (K,) column of each entry, in 0..width-1.
         values: (K,) the entries.
         width: Number of columns of M.
         num_rows: Number of rows of M.
@@ -184,36 +182,15 @@ def numpy_row_sums(
     Returns:
         (num_rows,) float64 row sums.
     """
-    return _pairwise(row, pos, values, 0, width, num_rows)
-
-
-def _pairwise(
-    row: np.ndarray, pos: np.ndarray, values: np.ndarray, start: int, length: int, num_rows: int
-) -> np.ndarray:
-    if length < UNROLL:
-        return np.bincount(row, weights=values, minlength=num_rows)
-    if length <= PAIRWISE_BLOCK:
-        main = length - length % UNROLL
-        in_main = pos < start + main
-        lane = (pos[in_main] - start) % UNROLL
-        acc = np.bincount(
-            lane * num_rows + row[in_main], weights=values[in_main], minlength=UNROLL * num_rows
-        ).reshape(UNROLL, num_rows)
-        total = ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]))
-        rest = ~in_main
-        if rest.any():
-            tail = np.zeros((UNROLL, num_rows))
-            tail[pos[rest] - (start + main), row[rest]] = values[rest]
-            for k in range(length % UNROLL):
-                total = total + tail[k]
-        return total
-    half = length // 2
-    half -= half % UNROLL
-    left = pos < start + half
-    right = ~left
-    return _pairwise(row[left], pos[left], values[left], start, half, num_rows) + _pairwise(
-        row[right], pos[right], values[right], start + half, length - half, num_rows
-    )
+    sums = np.zeros(num_rows)
+    step = max(1, DENSE_CHUNK // max(width, 1))
+    bounds = np.searchsorted(row, np.arange(0, num_rows + step, step)).tolist()
+    for i, start in enumerate(range(0, num_rows, step)):
+        lo, hi = bounds[i], bounds[i + 1]
+        chunk = np.zeros((min(step, num_rows - start), width))  # (rows, width)
+        chunk[row[lo:hi] - start, pos[lo:hi]] = values[lo:hi]
+        sums[start : start + chunk.shape[0]] = chunk.sum(axis=1)
+    return sums
 
 
 def frame_row_sums(

@@ -27,8 +27,8 @@ import logging
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import linear_sum_assignment
 
-from vidlab.evaluation.mot._lsap import linear_sum_assignment
 from vidlab.evaluation.mot.io import MotFormatError, MotTable
 from vidlab.evaluation.mot.matching import (
     EPS,
