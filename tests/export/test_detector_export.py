@@ -19,8 +19,12 @@ from vidlab.export.runtime import load_bundle
 from vidlab.export.verify import ParityError
 from vidlab.tasks import export
 
-QUICK = ["export.warmup_runs=1", "export.timed_runs=1", "export.num_parity_images=6",
-         "export.threads=2"]
+QUICK = [
+    "export.warmup_runs=1",
+    "export.timed_runs=1",
+    "export.num_parity_images=6",
+    "export.threads=2",
+]
 
 
 def _export(make_cfg, ckpt: Path, *overrides: str) -> Path:
@@ -36,8 +40,12 @@ def test_detector_bundle_keeps_the_eager_boxes(make_cfg, tiny_detector_checkpoin
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["details"]["ok"] is True
     net, meta = load_network(ckpt)
-    images = export.detection_frames(export.detection_data_config(
-        make_cfg("export", [f"ckpt_path={ckpt}"], name="again"), meta), "val", 6, [96, 160])
+    images = export.detection_frames(
+        export.detection_data_config(make_cfg("export", [f"ckpt_path={ckpt}"], name="again"), meta),
+        "val",
+        6,
+        [96, 160],
+    )
     reference = eager_detections(net, images, net.detections_per_img)
     for fmt in ("onnx", "torchscript"):
         bundle = load_bundle(out / "bundles" / fmt)
@@ -66,8 +74,7 @@ def test_detector_bundle_keeps_the_eager_boxes(make_cfg, tiny_detector_checkpoin
         assert parity["ok"] and parity["count_mismatches"] == 0 and parity["num_boxes"] == kept
 
 
-def test_perturbed_detector_artifact_is_rejected(make_cfg, tiny_detector_checkpoint,
-                                                 monkeypatch):
+def test_perturbed_detector_artifact_is_rejected(make_cfg, tiny_detector_checkpoint, monkeypatch):
     ckpt = tiny_detector_checkpoint()
     real_write = FORMATS["onnx"].write
 
@@ -81,8 +88,11 @@ def test_perturbed_detector_artifact_is_rejected(make_cfg, tiny_detector_checkpo
             with torch.no_grad():
                 bias.sub_(0.05)
 
-    monkeypatch.setitem(export_formats.FORMATS, "onnx",
-                        FORMATS["onnx"].__class__("onnx", "onnxruntime", False, perturbing_write))
+    monkeypatch.setitem(
+        export_formats.FORMATS,
+        "onnx",
+        FORMATS["onnx"].__class__("onnx", "onnxruntime", False, perturbing_write),
+    )
     with pytest.raises(ParityError, match="onnx"):
         _export(make_cfg, ckpt, "export.formats=[onnx]")
     bundle = Path(make_cfg("export", [], name="export").paths.output_dir) / "bundles" / "onnx"
@@ -90,8 +100,9 @@ def test_perturbed_detector_artifact_is_rejected(make_cfg, tiny_detector_checkpo
 
 
 def test_faster_rcnn_is_refused_in_one_line(tiny_detector_checkpoint):
-    ckpt = tiny_detector_checkpoint("det_faster_rcnn_resnet50",
-                                    ["model.net.backbone=resnet10", "model.net.fpn_channels=32"])
+    ckpt = tiny_detector_checkpoint(
+        "det_faster_rcnn_resnet50", ["model.net.backbone=resnet10", "model.net.fpn_channels=32"]
+    )
     net, meta = load_network(ckpt)
     with pytest.raises(UnsupportedDetector, match="FasterRCNN.*'fcos', 'retinanet'"):
         get_family("detector").for_checkpoint(net, meta)

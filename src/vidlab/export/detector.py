@@ -68,7 +68,8 @@ def architecture(model: nn.Module) -> str:
     raise UnsupportedDetector(
         f"cannot export a {type(model).__name__} detector: the detector export family writes "
         f"{sorted(EXPORTABLE.values())} (single-stage heads with constant anchors at a fixed "
-        "input size); train model=det_fcos_* or model=det_retinanet_* to get a deployable bundle")
+        "input size); train model=det_fcos_* or model=det_retinanet_* to get a deployable bundle"
+    )
 
 
 # ------------------------------------------------------------------------------- post-processing
@@ -97,9 +98,14 @@ class PostProcess:
     @classmethod
     def from_card(cls, section: dict[str, Any]) -> PostProcess:
         """From a card's ``postprocessing`` section (`as_card`)."""
-        return cls(tuple(int(n) for n in section["level_sizes"]), int(section["num_classes"]),
-                   float(section["score_thresh"]), float(section["nms_thresh"]),
-                   int(section["topk_candidates"]), int(section["detections_per_img"]))
+        return cls(
+            tuple(int(n) for n in section["level_sizes"]),
+            int(section["num_classes"]),
+            float(section["score_thresh"]),
+            float(section["nms_thresh"]),
+            int(section["topk_candidates"]),
+            int(section["detections_per_img"]),
+        )
 
     def as_card(self) -> dict[str, Any]:
         return {**asdict(self), "level_sizes": list(self.level_sizes)}
@@ -108,14 +114,17 @@ class PostProcess:
     def num_anchors(self) -> int:
         return sum(self.level_sizes)
 
-    def __call__(self, output: np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray,
-                                                                   np.ndarray]:
+    def __call__(
+        self, output: np.ndarray | torch.Tensor
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """One image's (L, 4 + C) output -> boxes (N, 4) xyxy, scores (N,), labels (N,) int64,
         best first, as torchvision's ``postprocess_detections`` keeps them."""
         out = torch.as_tensor(output, dtype=torch.float32)
         if out.shape != (self.num_anchors, 4 + self.num_classes):
-            raise ValueError(f"detector output of shape {tuple(out.shape)}, expected "
-                             f"({self.num_anchors}, {4 + self.num_classes})")
+            raise ValueError(
+                f"detector output of shape {tuple(out.shape)}, expected "
+                f"({self.num_anchors}, {4 + self.num_classes})"
+            )
         boxes, scores, labels = [], [], []
         for level in out.split(list(self.level_sizes)):
             flat = level[:, 4:].flatten()  # (anchor, class) row-major, as torchvision flattens
@@ -155,10 +164,13 @@ class DetectorExport(nn.Module):
         per_location = len(anchors) // sum(locations)
         self.register_buffer("anchors", anchors)
         self.post = PostProcess(
-            tuple(n * per_location for n in locations), int(model.head.classification_head
-                                                            .num_classes),
-            float(model.score_thresh), float(model.nms_thresh), int(model.topk_candidates),
-            int(model.detections_per_img))
+            tuple(n * per_location for n in locations),
+            int(model.head.classification_head.num_classes),
+            float(model.score_thresh),
+            float(model.nms_thresh),
+            int(model.topk_candidates),
+            int(model.detections_per_img),
+        )
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = (images - self.mean) / self.std
@@ -171,11 +183,9 @@ class DetectorExport(nn.Module):
             scores = torch.sigmoid(logits)
             codes = head["bbox_regression"]  # (B, L, 4)
             anchors = self.anchors.expand(codes.shape[0], -1, -1)
-            boxes = self.model.box_coder.decode_single(codes.reshape(-1, 4),
-                                                       anchors.reshape(-1, 4))
+            boxes = self.model.box_coder.decode_single(codes.reshape(-1, 4), anchors.reshape(-1, 4))
             boxes = boxes.reshape(codes.shape)
-        limits = torch.tensor([self.width, self.height, self.width, self.height],
-                              dtype=boxes.dtype)
+        limits = torch.tensor([self.width, self.height, self.width, self.height], dtype=boxes.dtype)
         boxes = torch.minimum(boxes.clamp(min=0), limits)  # torchvision's clip_boxes_to_image
         return torch.cat([boxes, scores], dim=-1)  # (B, L, 4 + C)
 
@@ -189,7 +199,7 @@ def eager_detections(model: nn.Module, images: torch.Tensor, max_boxes: int) -> 
     packed = np.full((len(images), max_boxes, 6), np.nan, np.float32)
     with torch.inference_mode():
         for start in range(0, len(images), 8):
-            for i, det in enumerate(model.eval()(list(images[start:start + 8])), start=start):
+            for i, det in enumerate(model.eval()(list(images[start : start + 8])), start=start):
                 n = len(det["boxes"])
                 packed[i, :n, :4] = det["boxes"].numpy()
                 packed[i, :n, 4] = det["scores"].numpy()
@@ -236,26 +246,39 @@ class DetectionParity:
     def ok(self) -> bool:
         if self.quantized:
             return self.box_agreement >= self.min_agreement
-        return (self.count_mismatches == 0 and self.max_abs_diff <= self.box_atol
-                and self.max_score_diff <= self.score_atol)
+        return (
+            self.count_mismatches == 0
+            and self.max_abs_diff <= self.box_atol
+            and self.max_score_diff <= self.score_atol
+        )
 
     def describe(self) -> str:
         if self.quantized:
-            return (f"box agreement {self.box_agreement:.4f} (>= {self.min_agreement}) over "
-                    f"{self.num_boxes} eager boxes in {self.num_samples} images")
-        return (f"{self.num_boxes} boxes in {self.num_samples} images, {self.count_mismatches} "
-                f"images with another box count, max box diff {self.max_abs_diff:.2e} px (<= "
-                f"{self.box_atol}), max score diff {self.max_score_diff:.2e} (<= "
-                f"{self.score_atol})")
+            return (
+                f"box agreement {self.box_agreement:.4f} (>= {self.min_agreement}) over "
+                f"{self.num_boxes} eager boxes in {self.num_samples} images"
+            )
+        return (
+            f"{self.num_boxes} boxes in {self.num_samples} images, {self.count_mismatches} "
+            f"images with another box count, max box diff {self.max_abs_diff:.2e} px (<= "
+            f"{self.box_atol}), max score diff {self.max_score_diff:.2e} (<= "
+            f"{self.score_atol})"
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "ok": self.ok}
 
 
-def detection_parity(reference: np.ndarray, outputs: np.ndarray, post: PostProcess, *,
-                     quantized: bool = False, box_atol: float = BOX_ATOL,
-                     score_atol: float = SCORE_ATOL,
-                     min_agreement: float = MIN_BOX_AGREEMENT) -> DetectionParity:
+def detection_parity(
+    reference: np.ndarray,
+    outputs: np.ndarray,
+    post: PostProcess,
+    *,
+    quantized: bool = False,
+    box_atol: float = BOX_ATOL,
+    score_atol: float = SCORE_ATOL,
+    min_agreement: float = MIN_BOX_AGREEMENT,
+) -> DetectionParity:
     """Compare `eager_detections` (N, D, 6) with an artifact's raw outputs (N, L, 4 + C) run
     through `post` (see `DetectionParity`)."""
     from scipy.optimize import linear_sum_assignment
@@ -280,6 +303,15 @@ def detection_parity(reference: np.ndarray, outputs: np.ndarray, post: PostProce
             box_diff = max(box_diff, float(corner[rows, cols].max()))
             score_diff = max(score_diff, float(np.abs(ref[rows, 4] - scores[cols]).max()))
     agreement = 2 * matched / max(num_ref + num_out, 1)
-    return DetectionParity(float("inf") if mismatches else box_diff, score_diff, agreement,
-                           mismatches, num_ref, len(reference), quantized, box_atol, score_atol,
-                           min_agreement)
+    return DetectionParity(
+        float("inf") if mismatches else box_diff,
+        score_diff,
+        agreement,
+        mismatches,
+        num_ref,
+        len(reference),
+        quantized,
+        box_atol,
+        score_atol,
+        min_agreement,
+    )
