@@ -83,7 +83,8 @@ def test_bundle_boxes_come_back_in_original_pixels(tmp_path):
     expected = np.array([[16, 8, 48, 72, 0.9], [0, 0, 10, 10, 0.7], [100, 10, 140, 90, 0.3]])
     np.testing.assert_allclose(out[0], expected * [6, 6, 6, 6, 1], rtol=1e-6)
     # Scale 0.32: the third box lies in the padding, right of the frame: clipped away, dropped.
-    np.testing.assert_allclose(out[1], expected[:2] / [0.32, 0.32, 0.32, 0.32, 1], rtol=1e-5)
+    tall_expected = np.minimum(expected[:2] / [0.32, 0.32, 0.32, 0.32, 1], [100, 300, 100, 300, 1])
+    np.testing.assert_allclose(out[1], tall_expected, rtol=1e-5)  # clipped to the 100 px width
     np.testing.assert_allclose(out[2], expected * [0.5, 0.5, 0.5, 0.5, 1], rtol=1e-6)
     # A threshold of our own on top of the bundle's.
     strict = Detector(_constant_bundle(tmp_path / "b", _rows()), score_thresh=0.6)
