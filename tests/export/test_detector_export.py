@@ -33,6 +33,7 @@ def _export(make_cfg, ckpt: Path, *overrides: str) -> Path:
     return Path(cfg.paths.output_dir)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["det_fcos_resnet10", "det_retinanet_resnet50"])
 def test_detector_bundle_keeps_the_eager_boxes(make_cfg, tiny_detector_checkpoint, model):
     ckpt = tiny_detector_checkpoint(model)
@@ -74,6 +75,7 @@ def test_detector_bundle_keeps_the_eager_boxes(make_cfg, tiny_detector_checkpoin
         assert parity["ok"] and parity["count_mismatches"] == 0 and parity["num_boxes"] == kept
 
 
+@pytest.mark.slow
 def test_perturbed_detector_artifact_is_rejected(make_cfg, tiny_detector_checkpoint, monkeypatch):
     ckpt = tiny_detector_checkpoint()
     real_write = FORMATS["onnx"].write
