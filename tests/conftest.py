@@ -80,3 +80,60 @@ TINY_RUN = [
 def tiny_run() -> list[str]:
     """Overrides for a seconds-long CPU training run (copy; tests may extend it)."""
     return list(TINY_RUN)
+
+
+# A tiny person detector on 96x160 letterboxed frames of one short rendered sequence per split.
+TINY_DETECTOR = [
+    "experiment=det_synthetic",
+    "data.source.splits.train.n_sequences=1",
+    "data.source.splits.val.n_sequences=1",
+    "data.source.splits.test.n_sequences=1",
+    "data.source.num_frames=30",
+    "data.source.frame_stride=5",
+    "data.source.width=320",
+    "data.source.height=180",
+    "data.image_size=[96,160]",
+    "trainer.accelerator=cpu",
+]
+#: Small versions of the exportable detector configs.
+TINY_DETECTOR_MODELS = {
+    "det_fcos_resnet10": ["model.net.fpn_channels=32", "model.net.head_convs=1"],
+    "det_retinanet_resnet50": ["model.net.backbone=resnet10", "model.net.fpn_channels=32",
+                               "model.net.extra_levels=null", "model.net.anchor_scale=2.0",
+                               "model.net.frozen_bn=false"],
+}
+
+
+@pytest.fixture
+def tiny_detector_checkpoint(make_cfg) -> Callable[..., Path]:
+    """`tiny_detector_checkpoint(model="det_fcos_resnet10")` -> a detector checkpoint as training
+    writes it (state dict and vidlab meta), with untrained seeded weights whose class logits are
+    spread out (std 0.3 instead of torchvision's 0.01), so scores are not near-ties."""
+
+    def _make(model: str = "det_fcos_resnet10", extra: list[str] | None = None,
+              name: str = "det_train") -> Path:
+        import hydra
+        import torch
+
+        from vidlab.checkpoint import META_KEY
+        from vidlab.tasks.common import checkpoint_meta
+
+        overrides = [*TINY_DETECTOR, f"model={model}", *TINY_DETECTOR_MODELS.get(model, []),
+                     *(extra or [])]
+        cfg = make_cfg("train", overrides, name=name)
+        datamodule = hydra.utils.instantiate(cfg.data)
+        torch.manual_seed(0)
+        module = hydra.utils.instantiate(cfg.model, optimizer=None, scheduler=None)
+        head = getattr(module.net, "head", None)  # single-stage detectors (not Faster R-CNN)
+        if head is not None:
+            with torch.no_grad():
+                head.classification_head.cls_logits.weight.normal_(0, 0.3)
+        module.checkpoint_meta = checkpoint_meta(cfg, datamodule)
+        ckpt = {"state_dict": module.state_dict()}
+        module.on_save_checkpoint(ckpt)
+        path = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": ckpt["state_dict"], META_KEY: ckpt[META_KEY]}, path)
+        return path
+
+    return _make

@@ -25,6 +25,11 @@ TRACKING_DATA = {("data", "mot"): "task=mot_metrics", ("data", "synthetic_mot"):
                  # Re-ID image datasets compose with the Re-ID evaluation task.
                  **{("data", o): "task=reid" for o in ("synthetic_reid", "market1501", "mot17_reid")}}
 
+# Person detection data composes with a detection model (its inputs are images, not clips).
+DETECTION_DATA = {
+    ("data", o): "model=det_fcos_resnet10" for o in ("synthetic_det", "mot_det", "coco")
+}
+
 
 def _options() -> list[tuple[str, str]]:
     found = []
@@ -64,6 +69,8 @@ def test_option_composes_and_resolves(make_cfg, group, option):
     config_name, extra = GROUP_HOME.get(group, ("train", []))
     if (group, option) in TRACKING_DATA:
         config_name, extra = "evaluate", [TRACKING_DATA[(group, option)]]
+    if (group, option) in DETECTION_DATA:
+        extra = [DETECTION_DATA[(group, option)]]
     overrides = [*extra, f"{group}={option}"]
     # Options that require a user value (`key: ???`) get a placeholder, as a user would type one.
     missing = list(_missing_keys(make_cfg(config_name, overrides, name="probe")))

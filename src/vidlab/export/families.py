@@ -6,20 +6,26 @@ One export stage (`vidlab.export.stage`) serves every family; a family says only
 - the input and output names and the card's description of them,
 - which formats make sense (an int8 embedding has no top-1 gate to be judged by),
 - the parity criterion: logits within ``atol`` (or top-1 agreement for int8); embeddings with a
-  per-sample cosine similarity of at least ``min_cosine``.
+  per-sample cosine similarity of at least ``min_cosine``; detections after threshold and NMS equal
+  to the eager torchvision model's own (`vidlab.export.detector`).
+
+A family whose artifact depends on the checkpoint beyond its weights (a detector's fixed input size
+and post-processing) is specialised per checkpoint with ``bind`` (`Family.for_checkpoint`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
+import torch
 from torch import nn
 
-from vidlab.checkpoint import CLASSIFIER, EMBEDDING
+from vidlab.checkpoint import CLASSIFIER, DETECTOR, EMBEDDING
+from vidlab.export import detector as det
 from vidlab.export.program import make_exportable
 from vidlab.export.reid import MIN_COSINE, NormalizedEmbedding, embedding_parity
 from vidlab.export.verify import compare_outputs
@@ -56,6 +62,10 @@ class Family:
         compare: parity of (N, ...) eager outputs and artifact outputs, given the options and
             whether the format is quantized.
         onnx_metadata: ``vidlab.*`` metadata written into ONNX files (None: none).
+        bind: specialises the family for one checkpoint, from its bare network and meta (None:
+            the family is the same for every checkpoint).
+        reference: the eager outputs `compare` judges artifacts against, from the wrapped module
+            and the parity samples (None: the wrapped module's outputs).
     """
 
     name: str
@@ -69,6 +79,12 @@ class Family:
     extra_card: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
     compare: Callable[[np.ndarray, np.ndarray, dict[str, Any], bool], Parity]
     onnx_metadata: Callable[[dict[str, Any]], dict[str, Any] | None]
+    bind: Callable[[Family, nn.Module, dict[str, Any]], Family] | None = None
+    reference: Callable[[nn.Module, torch.Tensor], np.ndarray] | None = None
+
+    def for_checkpoint(self, net: nn.Module, meta: dict[str, Any]) -> Family:
+        """The family specialised for the checkpoint of `net` and `meta` (see ``bind``)."""
+        return self if self.bind is None else self.bind(self, net, meta)
 
     def accuracy(self, outputs: np.ndarray, labels: np.ndarray | None) -> float:
         """Top-1 accuracy of classifier outputs against labels (NaN where it has no meaning)."""
@@ -169,6 +185,92 @@ def _embedding_onnx_metadata(meta: dict[str, Any]) -> dict[str, Any]:
             "l2_normalized": True}
 
 
+# ------------------------------------------------------------------------------------- detector
+
+#: Why detector bundles take one fixed input size (written on the card).
+FIXED_SIZE_NOTE = (
+    "fixed input size: the network runs at the (H, W) it was trained at, frames of any size are "
+    "letterboxed to it (scaled to fit, padded right and bottom); with the size fixed the anchors "
+    "are constants of the graph and box decoding is exported with the network, and torchvision's "
+    "internal resize is the identity, so the artifact computes exactly what the eager model does")
+
+
+def _detector_spec(meta: dict[str, Any]) -> dict[str, Any]:
+    spec = meta["input"]
+    height, width = (int(v) for v in spec["image_size"])
+    return {"image_size": [height, width], "mean": [float(m) for m in spec["mean"]],
+            "std": [float(s) for s in spec["std"]], "resize": "letterbox",
+            "letterbox_pad": str(spec.get("letterbox_pad", "right-bottom")),
+            "pad_value": int(spec.get("pad_value", 114))}
+
+
+def _detector_input(meta: dict[str, Any]) -> dict[str, Any]:
+    s = _detector_spec(meta)
+    return {"name": "images", "dtype": "float32", "layout": "NCHW",
+            "shape": ["batch", 3, *s["image_size"]], **s, "normalised_in_network": True,
+            "value_range": "RGB in [0, 1]; the network normalises with mean/std inside",
+            "fixed_size": FIXED_SIZE_NOTE}
+
+
+def _detector_preprocessing(meta: dict[str, Any]) -> list[str]:
+    s = _detector_spec(meta)
+    height, width = s["image_size"]
+    return ["decode RGB frames (uint8, H x W x 3)",
+            f"letterbox to {height} x {width}: scale = min({height} / H, {width} / W), resize "
+            "(area when shrinking, bilinear when enlarging), pad right and bottom with "
+            f"{s['pad_value']}",
+            "scale to [0, 1] (no mean/std: the network normalises inside)",
+            "stack to (3, H, W) and batch",
+            "after post-processing, divide boxes by the scale to get original pixels"]
+
+
+def _detector_output(exported: det.DetectorExport) -> dict[str, Any]:
+    post = exported.post
+    score = ("sqrt(sigmoid(cls) * sigmoid(centerness))" if exported.arch == "fcos"
+             else "sigmoid(cls)")
+    return {"name": "detections", "shape": ["batch", post.num_anchors, 4 + post.num_classes],
+            "box_format": "xyxy", "box_units": "input pixels (letterboxed image), clipped to it",
+            "scores": f"per class, {score}; class 0 is background (scored, as torchvision does)",
+            "postprocessing": "see the card's postprocessing section"}
+
+
+def _needs_checkpoint(*args: Any) -> Any:
+    raise ValueError("the detector family is specialised per checkpoint: use "
+                     "get_family('detector').for_checkpoint(net, meta)")
+
+
+def _bind_detector(family: Family, net: nn.Module, meta: dict[str, Any]) -> Family:
+    """The detector family for one checkpoint: its fixed input size and post-processing."""
+    exported = det.DetectorExport(net, meta["input"]["image_size"]).eval()
+    post = exported.post
+    postprocessing = {
+        "architecture": exported.arch, **post.as_card(),
+        "person_label": int(meta["input"].get("person_label", 1)),
+        "steps": ["per level: scores above score_thresh, the best topk_candidates (anchor, class) "
+                  "pairs", "class-wise NMS at nms_thresh (torchvision.ops.batched_nms)",
+                  "keep the best detections_per_img", "keep label == person_label"],
+        "shared_implementation": "vidlab.export.detector.PostProcess"}
+
+    def compare(reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any],
+                quantized: bool) -> Parity:
+        return det.detection_parity(
+            reference, candidate, post, quantized=quantized,
+            box_atol=float(options.get("box_atol", det.BOX_ATOL)),
+            score_atol=float(options.get("score_atol", det.SCORE_ATOL)),
+            min_agreement=float(options.get("min_box_agreement", det.MIN_BOX_AGREEMENT)))
+
+    def extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+        return {"class_names": list(meta.get("class_names") or ["person"]),
+                "postprocessing": postprocessing}
+
+    return replace(
+        family, wrap=lambda _net: exported, output_card=lambda _meta: _detector_output(exported),
+        extra_card=extra, compare=compare, bind=None,
+        onnx_metadata=lambda m: {"input": _detector_spec(m), "postprocessing": postprocessing},
+        reference=lambda eager, samples: det.eager_detections(eager.model, samples,
+                                                              post.detections_per_img))
+
+
 FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family(CLASSIFIER, "video", "logits",
            ("onnx", "torchscript", "torch_export", "onnx_int8", "pt2e_int8", "dynamic_int8",
@@ -178,6 +280,9 @@ FAMILIES: dict[str, Family] = {f.name: f for f in (
     Family(EMBEDDING, "image", "embedding", ("onnx", "torchscript", "torch_export", "openvino"),
            NormalizedEmbedding, _embedding_input, _embedding_output, _embedding_preprocessing,
            _embedding_extra, _compare_embeddings, _embedding_onnx_metadata),
+    Family(DETECTOR, "images", "detections", ("onnx", "torchscript", "torch_export", "onnx_int8"),
+           _needs_checkpoint, _detector_input, _needs_checkpoint, _detector_preprocessing,
+           _needs_checkpoint, _needs_checkpoint, _needs_checkpoint, bind=_bind_detector),
 )}
 
 

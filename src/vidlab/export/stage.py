@@ -236,7 +236,7 @@ def export_checkpoint(ckpt_path: str | Path, out_dir: str | Path, options: dict[
     """
     ckpt_path, out_dir = Path(ckpt_path), Path(out_dir)
     net, meta = load_network(ckpt_path)
-    family = get_family(family_of(meta))
+    family = get_family(family_of(meta)).for_checkpoint(net, meta)
     eager = family.wrap(net).eval()
     threads = int(options.get("threads") or torch.get_num_threads())
     torch.set_num_threads(threads)
@@ -244,7 +244,8 @@ def export_checkpoint(ckpt_path: str | Path, out_dir: str | Path, options: dict[
                                 skip_unavailable=bool(options.get("skip_unavailable", False)))
     need_calibration = any(f.quantized for f in formats)
     inputs = inputs_fn(family, meta, need_calibration)
-    reference = predict_all(torch_predictor(eager), inputs.samples.numpy())
+    reference = (family.reference(eager, inputs.samples) if family.reference is not None
+                 else predict_all(torch_predictor(eager), inputs.samples.numpy()))
     run = _Run(family, eager, meta, ckpt_path, out_dir, options, inputs, reference,
                LatencyOptions(warmup=int(options["warmup_runs"]), runs=int(options["timed_runs"])),
                threads)

@@ -4,7 +4,8 @@ Config glue around the one export stage (`vidlab.export.stage.export_checkpoint`
 model family from the checkpoint and writes, verifies and reports every format the same way. This
 module supplies what needs the config: the real parity inputs from a datamodule (validation clips
 of ``data`` for a classifier, with training clips for int8 calibration; validation crops of the
-checkpoint's Re-ID data for an embedder, plus the Market-1501 crops of ``$VIDLAB_REAL_DATA``), and
+checkpoint's Re-ID data for an embedder, plus the Market-1501 crops of ``$VIDLAB_REAL_DATA``; letterboxed validation frames of the checkpoint's
+detection data for a detector, with training frames for int8 calibration), and
 the extra gates (``export.tracking_parity=true``: DeepSORT and BoT-SORT must track identically with
 the exported encoder and the PyTorch one, `vidlab.tracking.parity`).
 """
@@ -20,7 +21,7 @@ import hydra
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from vidlab.checkpoint import CLASSIFIER, EMBEDDING
+from vidlab.checkpoint import CLASSIFIER, DETECTOR, EMBEDDING
 from vidlab.export.families import Family
 from vidlab.export.stage import ExportInputs, Gate, export_checkpoint
 
@@ -86,6 +87,28 @@ def reid_data_config(cfg: DictConfig, meta: dict[str, Any]) -> DictConfig:
     return OmegaConf.create(meta["config"]["data"])
 
 
+def detection_data_config(cfg: DictConfig, meta: dict[str, Any]) -> DictConfig:
+    """The command's ``data`` if it is a detection datamodule, else the checkpoint's."""
+    data = cfg.get("data")
+    if data is not None and ".detection." in str(data.get("_target_", "")):
+        return data
+    return OmegaConf.create(meta["config"]["data"])
+
+
+def detection_frames(data_cfg: DictConfig, split: str, count: int,
+                     image_size: list[int]) -> torch.Tensor:
+    """Up to `count` frames (N, 3, H, W) of `split`, spread over the split, letterboxed to
+    `image_size` as the evaluation pipeline does (RGB in [0, 1])."""
+    import numpy as np
+
+    from vidlab.data.detection.datamodule import DetectionDataset
+
+    records = hydra.utils.instantiate(data_cfg).records(split)
+    dataset = DetectionDataset(records, (int(image_size[0]), int(image_size[1])))
+    picks = np.unique(np.linspace(0, len(dataset) - 1, min(count, len(dataset))).round())
+    return torch.stack([dataset[int(i)]["image"] for i in picks])
+
+
 def make_inputs_fn(cfg: DictConfig, options: dict[str, Any]):
     """The stage's `InputsFn` for this config."""
 
@@ -104,6 +127,14 @@ def make_inputs_fn(cfg: DictConfig, options: dict[str, Any]):
                 images = torch.cat([real, images])
             return ExportInputs(images, None, None,
                                 {"real_crops": 0 if real is None else len(real)})
+        if family.name == DETECTOR:
+            data_cfg, size = detection_data_config(cfg, meta), meta["input"]["image_size"]
+            images = detection_frames(data_cfg, "val", int(options["num_parity_images"]), size)
+            calib = None
+            if calibration and int(options["num_calibration_images"]) > 0:
+                calib = detection_frames(data_cfg, "train",
+                                         int(options["num_calibration_images"]), size)
+            return ExportInputs(images, None, calib, {"parity_frames": len(images)})
         raise ValueError(f"export.py has no parity data for a {family.name} model")
 
     return inputs

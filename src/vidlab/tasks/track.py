@@ -8,7 +8,9 @@ result (``{"sequences": ..., "COMBINED": ...}``), ``provenance`` the data, track
 versions and commit. The data config builds a :class:`vidlab.data.mot.MOTSequences`; with
 ``data.root: null`` (the default ``data=synthetic_mot``) the synthetic sequences are generated into
 ``data.cache_dir`` once per set of generator settings and reused. ``detections=<folder of
-<sequence>.txt>`` replaces ``det/det.txt``.
+<sequence>.txt>`` replaces ``det/det.txt``; ``detector=<bundle folder>`` (options ``detect.*``)
+detects on each sequence's frames first, into ``detections/`` (``detections_val/``) of the run
+directory, and tracks those boxes with their scores (`vidlab.tasks.detect`).
 
 ``data.val_sequences`` (optional) are tracked and scored too, into ``tracks_val/`` and
 ``metrics_val.json``, with ``val/`` metric keys: tuning (``hparams_search=tracker_optuna``)
@@ -30,8 +32,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from vidlab.data.mot import MOTSequences
+from vidlab.detection import FrameDetector, detect_folder
 from vidlab.errors import UserError
 from vidlab.evaluation.mot.io import find_sequences
+from vidlab.tasks.detect import DETECTIONS_DIR, build_detector, detection_metrics
 from vidlab.tasks.mot_metrics import combined_metrics, combined_summary, print_scores
 from vidlab.tracking.encoders import EmbeddingCache
 from vidlab.tracking.runner import GT_FILE, SequenceResult, track_folder
@@ -50,17 +54,20 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     data: MOTSequences = instantiate(cfg.data)
     root = data.resolve_root()
     make_tracker, cache = tracker_factory(cfg.tracker, Path(cfg.paths.data_dir) / "embeddings")
+    detector = build_detector(cfg)
     provenance = {
         "data": data.describe() | {"root": str(root)},
         "tracker": OmegaConf.to_container(cfg.tracker, resolve=True),
         "detections": cfg.get("detections"),
+        "detector": cfg.get("detector"),
         "interpolate_max_gap": int(cfg.get("interpolate_max_gap", 0) or 0),
         "versions": package_versions(),
         "git_commit": git_commit(),
     }
     metrics: dict[str, Any] = {}
     for split, names in data.splits():
-        metrics |= _run_split(cfg, data, root, make_tracker, cache, split, names, provenance)
+        metrics |= _run_split(cfg, data, root, make_tracker, cache, split, names, provenance,
+                              detector)
     return metrics
 
 
@@ -73,20 +80,25 @@ def _run_split(
     split: str,
     names: list[str] | None,
     provenance: dict[str, Any],
+    detector: FrameDetector | None = None,
 ) -> dict[str, Any]:
     """Track one set of sequences into ``<run dir>/<tracks folder>/`` and score it if possible."""
     out = Path(cfg.paths.output_dir)
     tracks_name, metrics_name = OUTPUTS[split]
     dirs = _select_sequences(root, names, allow_missing=bool(cfg.get("allow_missing", False)))
+    detections_dir, detected = cfg.get("detections"), {}
+    if detector is not None:
+        detections_dir = out / (DETECTIONS_DIR + ("" if split == "test" else f"_{split}"))
+        detected = detection_metrics(split, detect_folder(detector, dirs, detections_dir))
     results = track_folder(
         make_tracker,
         dirs,
         out / tracks_name,
-        detections_dir=cfg.get("detections"),
+        detections_dir=detections_dir,
         cache=cache,
         interpolate_max_gap=provenance["interpolate_max_gap"],
     )
-    metrics = _speed(split, results)
+    metrics = _speed(split, results) | detected
     if not all((d / GT_FILE).is_file() for d in dirs):
         log.info("%s: no ground truth in every sequence; tracks written, nothing scored", split)
         return metrics

@@ -11,6 +11,11 @@ of one person come in bursts, as with real detectors.
 Everything is deterministic in the seed. ``write_mot_folder`` writes the MOTChallenge layout
 (``seqinfo.ini``, 9-column ``gt/gt.txt``, 10-column ``det/det.txt`` and optionally ``img1/*.jpg``
 frames with identity-specific person sprites drawn by :func:`draw_person_sprite`).
+
+Rendering can vary the look of the frames for detection training (`RenderStyle`: coloured
+backgrounds with clutter, per-frame brightness, blur, and static foreground occluders that hide
+parts of people; `occluder_boxes` and `visibility` give what they hide). The default style
+renders exactly the frames the tracking and Re-ID data have always had.
 """
 
 from __future__ import annotations
@@ -243,10 +248,13 @@ def _simulate_people(cfg: SceneConfig, rng: np.random.Generator) -> tuple[list[t
     return rows, offsets
 
 
-def _visibility(tlwh: np.ndarray, width: int, height: int) -> np.ndarray:
+def _visibility(
+    tlwh: np.ndarray, width: int, height: int, occluders_xyxy: np.ndarray | None = None
+) -> np.ndarray:
     """(N,) fraction of each box inside the image and not covered by a box closer to the camera.
 
-    Closer means a lower bottom edge. Coverage is measured on a regular grid of points per box.
+    Closer means a lower bottom edge; `occluders_xyxy` (K, 4) are drawn in front of everyone.
+    Coverage is measured on a regular grid of points per box.
     """
     n = len(tlwh)
     if n == 0:
@@ -266,7 +274,17 @@ def _visibility(tlwh: np.ndarray, width: int, height: int) -> np.ndarray:
             continue
         bx, by = px[behind], py[behind]
         covered[behind] |= (bx >= x1[j]) & (bx < x2[j]) & (by >= y1[j]) & (by < y2[j])
+    for ox1, oy1, ox2, oy2 in np.asarray(occluders_xyxy if occluders_xyxy is not None else ()):
+        covered |= (px >= ox1) & (px < ox2) & (py >= oy1) & (py < oy2)
     return (inside & ~covered).mean(axis=1)
+
+
+def visibility(
+    tlwh: np.ndarray, width: int, height: int, occluders_xyxy: np.ndarray | None = None
+) -> np.ndarray:
+    """(N,) visible fraction of each of one frame's (N, 4) tlwh boxes (inside the image, not hidden
+    by a person closer to the camera or by one of the (K, 4) xyxy foreground occluders)."""
+    return _visibility(np.asarray(tlwh, np.float64).reshape(-1, 4), width, height, occluders_xyxy)
 
 
 # ---------------------------------------------------------------------------------------- detector
@@ -420,6 +438,103 @@ def draw_person_sprite(canvas: np.ndarray, tlwh: np.ndarray, look: SpriteAppeara
         cv2.rectangle(canvas, *leg, look.trousers, -1)
 
 
+_BACKGROUNDS = ("tiles", "varied")
+
+
+@dataclass(frozen=True)
+class RenderStyle:
+    """How much the rendered frames vary (detection training data); the defaults change nothing.
+
+    Attributes:
+        background: ``"tiles"`` (grey tiles on a smooth grey ground: the tracking frames) or
+            ``"varied"`` (a per-sequence colour tint and gradient, and coloured clutter: rectangles,
+            discs and lines of person-like sizes and colours).
+        brightness: (min, max) per-frame gain applied to the whole frame.
+        blur_prob: probability that a frame is Gaussian-blurred.
+        blur_sigma: (min, max) blur standard deviation in pixels.
+        occluders: static foreground objects per sequence (posts, boards), fixed in the world and
+            drawn over the people; see `occluder_boxes`.
+        occluder_size: (min, max) occluder (width, height) as fractions of the image (width, height).
+    """
+
+    background: str = "tiles"
+    brightness: tuple[float, float] = (1.0, 1.0)
+    blur_prob: float = 0.0
+    blur_sigma: tuple[float, float] = (0.6, 1.6)
+    occluders: int = 0
+    occluder_size: tuple[tuple[float, float], tuple[float, float]] = ((0.03, 0.08), (0.15, 0.5))
+
+    def __post_init__(self) -> None:
+        if self.background not in _BACKGROUNDS:
+            raise ValueError(
+                f"RenderStyle.background={self.background!r}, expected one of {_BACKGROUNDS}"
+            )
+
+
+_OCCLUDER_STREAM, _STYLE_STREAM = 11, 13  # random streams of the style (independent of the scene)
+
+
+def occluder_boxes(seq: SyntheticSequence, style: RenderStyle) -> np.ndarray:
+    """(K, 4) xyxy boxes of the style's foreground occluders in the first frame's image coordinates
+    (they are fixed in the world: frame ``f`` sees them shifted by ``-(camera_offset[f-1])``)."""
+    cfg = seq.config
+    rng = np.random.default_rng([seq.seed, _OCCLUDER_STREAM])
+    (w_lo, w_hi), (h_lo, h_hi) = style.occluder_size
+    boxes = np.empty((style.occluders, 4))
+    for k in range(style.occluders):
+        w = rng.uniform(w_lo, w_hi) * cfg.width
+        h = rng.uniform(h_lo, h_hi) * cfg.height
+        x = rng.uniform(0, cfg.width - w)
+        bottom = rng.uniform(cfg.horizon * cfg.height + h * 0.5, cfg.height * 1.05)
+        boxes[k] = (x, bottom - h, x + w, bottom)
+    return boxes
+
+
+def _varied_background(cfg: SceneConfig, size: tuple[int, int], seed: int) -> np.ndarray:
+    """(h, w, 3) uint8 world image: tinted gradient ground with coloured clutter."""
+    w, h = size
+    rng = np.random.default_rng([seed, _STYLE_STREAM])
+    top, bottom = rng.integers(40, 220, 3), rng.integers(40, 220, 3)
+    ramp = np.linspace(0.0, 1.0, h)[:, None, None]
+    world = (top[None, None, :] * (1 - ramp) + bottom[None, None, :] * ramp).astype(np.float32)
+    world = np.repeat(world, w, axis=1)
+    low = rng.normal(0, 18, size=(max(2, h // 40), max(2, w // 40), 1)).astype(np.float32)
+    world += cv2.resize(low, (w, h), interpolation=cv2.INTER_CUBIC)[:, :, None]
+    world = np.clip(world, 0, 255).astype(np.uint8)
+    for _ in range(w * h // 4000):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
+        kind, size_px = int(rng.integers(0, 3)), rng.integers(4, max(6, h // 8), 2)
+        if kind == 0:
+            cv2.rectangle(world, (x0, y0), (x0 + int(size_px[0]), y0 + int(size_px[1])), colour, -1)
+        elif kind == 1:
+            cv2.circle(world, (x0, y0), int(size_px[0]) // 2 + 1, colour, -1)
+        else:
+            end = (x0 + int(rng.integers(-h // 4, h // 4)), y0 + int(rng.integers(-h // 4, h // 4)))
+            cv2.line(world, (x0, y0), end, colour, int(rng.integers(1, 4)))
+    return world
+
+
+def _apply_style(
+    canvas: np.ndarray,
+    style: RenderStyle,
+    rng: np.random.Generator,
+    occluders: np.ndarray,
+    looks: list[tuple[int, int, int]],
+) -> np.ndarray:
+    """Occluders over the people, then brightness and blur (all in place where possible)."""
+    for (x1, y1, x2, y2), colour in zip(occluders, looks, strict=True):
+        cv2.rectangle(canvas, (round(x1), round(y1)), (round(x2) - 1, round(y2) - 1), colour, -1)
+    gain = rng.uniform(*style.brightness)
+    blur = rng.random() < style.blur_prob
+    sigma = rng.uniform(*style.blur_sigma)
+    if gain != 1.0:
+        canvas = np.clip(canvas.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    if blur:
+        canvas = cv2.GaussianBlur(canvas, (0, 0), sigma)
+    return canvas
+
+
 def _background(cfg: SceneConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A textured world image big enough for the camera path, and its world origin offset."""
     span = np.abs(np.asarray(cfg.camera_pan, float)) * cfg.num_frames
@@ -438,10 +553,25 @@ def _background(cfg: SceneConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return world, pad
 
 
-def render_sequence_frames(seq: SyntheticSequence) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield ``(frame, (H, W, 3) uint8 BGR image)`` for every frame, people drawn far to near."""
+def render_sequence_frames(
+    seq: SyntheticSequence, style: RenderStyle | None = None
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield ``(frame, (H, W, 3) uint8 BGR image)`` for every frame, people drawn far to near.
+
+    Args:
+        seq: the sequence.
+        style: appearance variation (`RenderStyle`); None: the plain tracking frames.
+    """
     cfg = seq.config
+    style = style or RenderStyle()
     world, pad = _background(cfg, seq.seed)
+    if style.background == "varied":
+        world = _varied_background(cfg, (world.shape[1], world.shape[0]), seq.seed)
+    occluders = occluder_boxes(seq, style)
+    occ_rng = np.random.default_rng([seq.seed, _OCCLUDER_STREAM, 1])
+    occ_looks = [tuple(int(c) for c in occ_rng.integers(20, 236, 3)) for _ in occluders]
+    style_rng = np.random.default_rng([seq.seed, _STYLE_STREAM, 1])
+    plain = style == RenderStyle()
     looks: dict[int, SpriteAppearance] = {}
     bounds = np.searchsorted(seq.gt_frame, np.arange(1, cfg.num_frames + 2))
     for f in range(1, cfg.num_frames + 1):
@@ -453,6 +583,9 @@ def render_sequence_frames(seq: SyntheticSequence) -> Iterator[tuple[int, np.nda
             pid = int(seq.gt_id[lo + k])
             look = looks.setdefault(pid, sprite_appearance(pid, seq.seed))
             draw_person_sprite(canvas, tlwh[k], look)
+        if not plain:
+            shift = np.tile(seq.camera_offset[f - 1] - seq.camera_offset[0], 2)
+            canvas = _apply_style(canvas, style, style_rng, occluders - shift, occ_looks)
         yield f, canvas
 
 
