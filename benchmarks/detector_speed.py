@@ -54,6 +54,28 @@ def _ap(detector, records) -> tuple[float, float]:
     return result.mAP, result.AP50
 
 
+def _export_config(ckpt: str, out: Path, formats: list[str], threads: int):
+    """configs/export.yaml composed as ``python export.py`` would, writing into `out`."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.core.hydra_config import HydraConfig
+    from omegaconf import open_dict
+
+    GlobalHydra.instance().clear()
+    overrides = [f"ckpt_path={ckpt}", f"export.formats=[{','.join(formats)}]",
+                 f"export.threads={threads}", "export.num_parity_images=16",
+                 "export.num_calibration_images=32", "export.timed_runs=1",
+                 "export.warmup_runs=1"]
+    with initialize_config_dir(config_dir=str(Path(__file__).parents[1] / "configs"),
+                               version_base="1.3"):
+        cfg = compose("export", overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.paths.output_dir = str(out)
+        cfg.hydra.runtime.output_dir = str(out)
+    HydraConfig.instance().set_config(cfg)
+    return cfg
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ckpt", required=True)
@@ -69,29 +91,23 @@ def main() -> None:
     from vidlab.checkpoint import load_network
     from vidlab.detection import Detector, TorchvisionDetector
     from vidlab.export.formats import FORMATS
-    from vidlab.export.stage import export_checkpoint
-    from vidlab.tasks.export import detection_data_config, make_inputs_fn
 
     net, meta = load_network(args.ckpt)
     size = meta["input"]["image_size"]
     out = Path(args.out or tempfile.mkdtemp(prefix="detector_speed_"))
-    export_cfg = OmegaConf.load(Path(__file__).parents[1] / "configs" / "export.yaml")["export"]
-    options = OmegaConf.to_container(export_cfg, resolve=True)
     formats = ["onnx"] + (["onnx_int8"] if FORMATS["onnx_int8"].unavailable_reason() is None
                           else [])
-    options |= {"formats": formats, "threads": args.threads, "num_parity_images": 16,
-                "num_calibration_images": 32, "timed_runs": 1, "warmup_runs": 1}
-    cfg = OmegaConf.create({"data": None})
+    # The export command itself (configs/export.yaml, its task_fn), on the checkpoint's own data.
+    cfg = _export_config(args.ckpt, out, formats, args.threads)
     try:
-        export_checkpoint(args.ckpt, out, options, make_inputs_fn(cfg, options))
+        hydra.utils.get_method(cfg.task_fn)(cfg)
     except Exception as err:  # an int8 bundle that fails parity is reported, not fatal
         print(f"export: {err}")
     detectors = {"eager (torchvision)": TorchvisionDetector(net, size)}
     for fmt in formats:
         if (out / "bundles" / fmt / "card.json").is_file():
             detectors[fmt] = Detector(out / "bundles" / fmt, threads=args.threads)
-    data_cfg = detection_data_config(OmegaConf.create({}), meta)
-    records = hydra.utils.instantiate(data_cfg).records("test")
+    records = hydra.utils.instantiate(OmegaConf.create(meta["config"]["data"])).records("test")
     picks = np.unique(np.linspace(0, len(records) - 1, min(args.test_images, len(records))))
     records = [records[int(i)] for i in picks]
     rng = np.random.default_rng(0)
