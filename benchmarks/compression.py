@@ -64,8 +64,9 @@ PRESETS = {
 }
 
 
-def compose_run(overrides: list[str], out_dir: Path, data_dir: Path,
-                config: str = "train") -> DictConfig:
+def compose_run(
+    overrides: list[str], out_dir: Path, data_dir: Path, config: str = "train"
+) -> DictConfig:
     """`configs/<config>.yaml` composed as the entry script would, with its run dir set."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
@@ -111,24 +112,38 @@ def quantize(name: str, ckpt: Path, data: list[str], args: argparse.Namespace) -
     """int8 exports of one checkpoint through the export stage (`python export.py`): rows of
     model, format, validation top-1, its drop from eager fp32, latency at batch 1 / 8 and the
     speed-up over eager fp32, on one thread."""
-    overrides = [f"ckpt_path={ckpt}", f"export.formats=[{','.join(INT8_FORMATS)}]",
-                 "export.threads=1", f"export.num_parity_clips={args.val_size}",
-                 *[d for d in data if d.startswith("data.")]]
-    metrics = run_task(compose_run(overrides, args.out / f"export_{name}", args.out / "data",
-                                   config="export"))
+    overrides = [
+        f"ckpt_path={ckpt}",
+        f"export.formats=[{','.join(INT8_FORMATS)}]",
+        "export.threads=1",
+        f"export.num_parity_clips={args.val_size}",
+        *[d for d in data if d.startswith("data.")],
+    ]
+    metrics = run_task(
+        compose_run(overrides, args.out / f"export_{name}", args.out / "data", config="export")
+    )
     base = "export/pytorch_fp32"
     rows = []
     for fmt in ("pytorch_fp32", *INT8_FORMATS):
         key = f"export/{fmt}"
-        rows.append((name, fmt, metrics[f"{key}/top1"], metrics[f"{key}/top1_drop"],
-                     metrics[f"{key}/latency_ms_b1"], metrics[f"{key}/latency_ms_b8"],
-                     metrics[f"{base}/latency_ms_b1"] / metrics[f"{key}/latency_ms_b1"]))
+        rows.append(
+            (
+                name,
+                fmt,
+                metrics[f"{key}/top1"],
+                metrics[f"{key}/top1_drop"],
+                metrics[f"{key}/latency_ms_b1"],
+                metrics[f"{key}/latency_ms_b8"],
+                metrics[f"{base}/latency_ms_b1"] / metrics[f"{key}/latency_ms_b1"],
+            )
+        )
     return rows
 
 
 @torch.no_grad()
-def latency_ms(models: dict[str, torch.nn.Module], shape: tuple[int, ...],
-               repeats: int) -> dict[str, float]:
+def latency_ms(
+    models: dict[str, torch.nn.Module], shape: tuple[int, ...], repeats: int
+) -> dict[str, float]:
     """Median forward time per model (ms), models alternating within each repeat."""
     clip = torch.randn(shape)
     times: dict[str, list[float]] = {k: [] for k in models}
@@ -148,10 +163,19 @@ def latency_table(models: dict[str, torch.nn.Module], name: str, args: argparse.
     for frames, crop in ((args.frames, args.crop), PUBLISHED_XS):
         for batch in (1, 8):
             ms = latency_ms(models, (batch, 3, frames, crop, crop), args.repeats)
-            rows.append((f"{frames}x{crop}px batch {batch}", ms["base"], ms["pruned"],
-                         ms["base"] / ms["pruned"]))
-    print_table(f"Eager CPU latency, {torch.get_num_threads()} thread(s), median of {args.repeats}",
-                ["input", f"{name} ms", "pruned ms", "speed-up"], rows)
+            rows.append(
+                (
+                    f"{frames}x{crop}px batch {batch}",
+                    ms["base"],
+                    ms["pruned"],
+                    ms["base"] / ms["pruned"],
+                )
+            )
+    print_table(
+        f"Eager CPU latency, {torch.get_num_threads()} thread(s), median of {args.repeats}",
+        ["input", f"{name} ms", "pruned ms", "speed-up"],
+        rows,
+    )
 
 
 def latency_only(args: argparse.Namespace) -> None:
@@ -162,15 +186,24 @@ def latency_only(args: argparse.Namespace) -> None:
 
     t_name, t_model, s_name, s_model, base = PRESETS[args.preset]
     name, overrides = (s_name, s_model) if base == "student" else (t_name, t_model)
-    cfg = compose_run([f"data.num_frames={args.frames}", f"data.crop_size={args.crop}",
-                       *overrides], args.out / "latency", args.out / "data")
+    cfg = compose_run(
+        [f"data.num_frames={args.frames}", f"data.crop_size={args.crop}", *overrides],
+        args.out / "latency",
+        args.out / "data",
+    )
     net = hydra.utils.instantiate(cfg.model.net).eval()
     pruned = copy.deepcopy(net)
-    result = prune_channels(pruned, torch.zeros(1, 3, args.frames, args.crop, args.crop),
-                            ratio=args.ratio)
-    print_table(f"Structured pruning {args.ratio:.0%}", ["model", "params", "GFLOPs/clip"],
-                [(name, result.params_before, result.gflops_before),
-                 (f"{name} pruned", result.params_after, result.gflops_after)])
+    result = prune_channels(
+        pruned, torch.zeros(1, 3, args.frames, args.crop, args.crop), ratio=args.ratio
+    )
+    print_table(
+        f"Structured pruning {args.ratio:.0%}",
+        ["model", "params", "GFLOPs/clip"],
+        [
+            (name, result.params_before, result.gflops_before),
+            (f"{name} pruned", result.params_after, result.gflops_after),
+        ],
+    )
     latency_table({"base": net, "pruned": pruned.eval()}, name, args)
 
 
@@ -187,72 +220,127 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--out", type=Path, default=Path("/tmp/vidlab_compression"))
     parser.add_argument("--teacher-run", type=Path, default=None)
-    parser.add_argument("--student-run", type=Path, default=None,
-                        help="reuse the student-alone run of an earlier run")
-    parser.add_argument("--val-size", type=int, default=400,
-                        help="validation and test clips (also the int8 parity clips)")
-    parser.add_argument("--kd-alpha", type=float, default=0.9,
-                        help="weight of the distillation term (1 - alpha: the hard labels)")
+    parser.add_argument(
+        "--student-run",
+        type=Path,
+        default=None,
+        help="reuse the student-alone run of an earlier run",
+    )
+    parser.add_argument(
+        "--val-size",
+        type=int,
+        default=400,
+        help="validation and test clips (also the int8 parity clips)",
+    )
+    parser.add_argument(
+        "--kd-alpha",
+        type=float,
+        default=0.9,
+        help="weight of the distillation term (1 - alpha: the hard labels)",
+    )
     parser.add_argument("--kd-temperature", type=float, default=4.0)
     parser.add_argument("--skip-distill", action="store_true")
     parser.add_argument("--skip-prune", action="store_true")
     parser.add_argument("--skip-int8", action="store_true")
-    parser.add_argument("--latency-only", action="store_true",
-                        help="no training: prune the preset's randomly initialised pruning base "
-                             "and time it (latency does not depend on the weights' values)")
+    parser.add_argument(
+        "--latency-only",
+        action="store_true",
+        help="no training: prune the preset's randomly initialised pruning base "
+        "and time it (latency does not depend on the weights' values)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     if args.latency_only:
         latency_only(args)
         return
-    data = [f"data.train_size={args.train_size}", f"data.val_size={args.val_size}",
-            f"data.test_size={args.val_size}", f"data.num_frames={args.frames}",
-            f"data.crop_size={args.crop}", "data.batch_size=16", "trainer.accelerator=cpu",
-            "logger=csv", "callbacks.progress_bar=null"]
+    data = [
+        f"data.train_size={args.train_size}",
+        f"data.val_size={args.val_size}",
+        f"data.test_size={args.val_size}",
+        f"data.num_frames={args.frames}",
+        f"data.crop_size={args.crop}",
+        "data.batch_size=16",
+        "trainer.accelerator=cpu",
+        "logger=csv",
+        "callbacks.progress_bar=null",
+    ]
     t_name, t_model, s_name, s_model, base = PRESETS[args.preset]
-    teacher, teacher_ckpt = (reuse(args.teacher_run) if args.teacher_run is not None else
-                             run("teacher", [*data, *t_model,
-                                             f"trainer.max_epochs={args.teacher_epochs}"], args))
+    teacher, teacher_ckpt = (
+        reuse(args.teacher_run)
+        if args.teacher_run is not None
+        else run("teacher", [*data, *t_model, f"trainer.max_epochs={args.teacher_epochs}"], args)
+    )
     student = [*data, *s_model, f"trainer.max_epochs={args.epochs}"]
-    alone, alone_ckpt = (reuse(args.student_run) if args.student_run is not None else
-                         run("student_alone", student, args))
-    rows = [(f"teacher {t_name}", teacher["test/top1"], teacher["wall_s"]),
-            (f"student {s_name} alone", alone["test/top1"], alone["wall_s"])]
+    alone, alone_ckpt = (
+        reuse(args.student_run)
+        if args.student_run is not None
+        else run("student_alone", student, args)
+    )
+    rows = [
+        (f"teacher {t_name}", teacher["test/top1"], teacher["wall_s"]),
+        (f"student {s_name} alone", alone["test/top1"], alone["wall_s"]),
+    ]
     if not args.skip_distill:
-        distilled, _ = run("student_distilled", [
-            *student, "callbacks=distill", f"callbacks.distill.teacher_ckpt={teacher_ckpt}",
-            f"callbacks.distill.alpha={args.kd_alpha}",
-            f"callbacks.distill.temperature={args.kd_temperature}",
-            "callbacks.distill.cache_logits=true"], args)
+        distilled, _ = run(
+            "student_distilled",
+            [
+                *student,
+                "callbacks=distill",
+                f"callbacks.distill.teacher_ckpt={teacher_ckpt}",
+                f"callbacks.distill.alpha={args.kd_alpha}",
+                f"callbacks.distill.temperature={args.kd_temperature}",
+                "callbacks.distill.cache_logits=true",
+            ],
+            args,
+        )
         rows.append((f"student {s_name} distilled", distilled["test/top1"], distilled["wall_s"]))
     title = f"Synthetic actions, {args.train_size} training clips, {args.frames}x{args.crop}px"
     if args.skip_prune:
         print_table(title, ["model", "test top1", "train wall s"], rows)
         return
     base_ckpt, base_model = (alone_ckpt, s_model) if base == "student" else (teacher_ckpt, t_model)
-    pruned, pruned_ckpt = run("pruned", [
-        *data, *base_model, f"trainer.max_epochs={args.finetune_epochs}",
-        "callbacks=prune_structured", f"callbacks.prune_structured.init_ckpt={base_ckpt}",
-        f"callbacks.prune_structured.ratio={args.ratio}"], args)
+    pruned, pruned_ckpt = run(
+        "pruned",
+        [
+            *data,
+            *base_model,
+            f"trainer.max_epochs={args.finetune_epochs}",
+            "callbacks=prune_structured",
+            f"callbacks.prune_structured.init_ckpt={base_ckpt}",
+            f"callbacks.prune_structured.ratio={args.ratio}",
+        ],
+        args,
+    )
 
     models = {"base": load_network(base_ckpt)[0], "pruned": load_network(pruned_ckpt)[0]}
     b_name = s_name if base == "student" else t_name
-    rows.append((f"{b_name} pruned {args.ratio:.0%} + fine-tuned", pruned["test/top1"],
-                 pruned["wall_s"]))
+    rows.append(
+        (f"{b_name} pruned {args.ratio:.0%} + fine-tuned", pruned["test/top1"], pruned["wall_s"])
+    )
     clip = torch.zeros(1, 3, args.frames, args.crop, args.crop)
     sizes = {k: count_complexity(m, clip) for k, m in models.items()}
-    int8_rows = [] if args.skip_int8 else [
-        *quantize(b_name, base_ckpt, data, args),
-        *quantize(f"{b_name} pruned", pruned_ckpt, data, args)]
+    int8_rows = (
+        []
+        if args.skip_int8
+        else [
+            *quantize(b_name, base_ckpt, data, args),
+            *quantize(f"{b_name} pruned", pruned_ckpt, data, args),
+        ]
+    )
     print_table(title, ["model", "test top1", "train wall s"], rows)
-    print_table("Structured pruning", ["model", "params", "GFLOPs/clip"],
-                [(f"{b_name} {k}", c.params, c.gflops) for k, c in sizes.items()])
+    print_table(
+        "Structured pruning",
+        ["model", "params", "GFLOPs/clip"],
+        [(f"{b_name} {k}", c.params, c.gflops) for k, c in sizes.items()],
+    )
     latency_table(models, b_name, args)
     if int8_rows:
-        print_table(f"Post-training int8 (export stage), {args.val_size} validation clips, "
-                    f"{args.frames}x{args.crop}px, 1 thread",
-                    ["model", "format", "val top1", "drop", "ms b1", "ms b8", "speed-up b1"],
-                    int8_rows)
+        print_table(
+            f"Post-training int8 (export stage), {args.val_size} validation clips, "
+            f"{args.frames}x{args.crop}px, 1 thread",
+            ["model", "format", "val top1", "drop", "ms b1", "ms b8", "speed-up b1"],
+            int8_rows,
+        )
 
 
 if __name__ == "__main__":

@@ -44,11 +44,22 @@ def _ap(detector, records) -> tuple[float, float]:
     for start in range(0, len(records), 8):
         chunk = records[start : start + 8]
         dets = detector.detect([read_rgb(r) for r in chunk])
-        preds = [{"boxes": torch.from_numpy(d[:, :4]), "scores": torch.from_numpy(d[:, 4]),
-                  "labels": torch.ones(len(d), dtype=torch.int64)} for d in dets]
-        targets = [{"boxes": torch.as_tensor(r.boxes_xyxy).reshape(-1, 4),
-                    "labels": torch.ones(len(r.boxes_xyxy), dtype=torch.int64),
-                    "ignore": torch.as_tensor(r.ignore_xyxy).reshape(-1, 4)} for r in chunk]
+        preds = [
+            {
+                "boxes": torch.from_numpy(d[:, :4]),
+                "scores": torch.from_numpy(d[:, 4]),
+                "labels": torch.ones(len(d), dtype=torch.int64),
+            }
+            for d in dets
+        ]
+        targets = [
+            {
+                "boxes": torch.as_tensor(r.boxes_xyxy).reshape(-1, 4),
+                "labels": torch.ones(len(r.boxes_xyxy), dtype=torch.int64),
+                "ignore": torch.as_tensor(r.ignore_xyxy).reshape(-1, 4),
+            }
+            for r in chunk
+        ]
         metric.update(*to_map_inputs(preds, targets, 1))
     result = summarise(metric.compute())
     return result.mAP, result.AP50
@@ -62,12 +73,18 @@ def _export_config(ckpt: str, out: Path, formats: list[str], threads: int):
     from omegaconf import open_dict
 
     GlobalHydra.instance().clear()
-    overrides = [f"ckpt_path={ckpt}", f"export.formats=[{','.join(formats)}]",
-                 f"export.threads={threads}", "export.num_parity_images=16",
-                 "export.num_calibration_images=32", "export.timed_runs=1",
-                 "export.warmup_runs=1"]
-    with initialize_config_dir(config_dir=str(Path(__file__).parents[1] / "configs"),
-                               version_base="1.3"):
+    overrides = [
+        f"ckpt_path={ckpt}",
+        f"export.formats=[{','.join(formats)}]",
+        f"export.threads={threads}",
+        "export.num_parity_images=16",
+        "export.num_calibration_images=32",
+        "export.timed_runs=1",
+        "export.warmup_runs=1",
+    ]
+    with initialize_config_dir(
+        config_dir=str(Path(__file__).parents[1] / "configs"), version_base="1.3"
+    ):
         cfg = compose("export", overrides=overrides, return_hydra_config=True)
     with open_dict(cfg):
         cfg.paths.output_dir = str(out)
@@ -95,8 +112,9 @@ def main() -> None:
     net, meta = load_network(args.ckpt)
     size = meta["input"]["image_size"]
     out = Path(args.out or tempfile.mkdtemp(prefix="detector_speed_"))
-    formats = ["onnx"] + (["onnx_int8"] if FORMATS["onnx_int8"].unavailable_reason() is None
-                          else [])
+    formats = ["onnx"] + (
+        ["onnx_int8"] if FORMATS["onnx_int8"].unavailable_reason() is None else []
+    )
     # The export command itself (configs/export.yaml, its task_fn), on the checkpoint's own data.
     cfg = _export_config(args.ckpt, out, formats, args.threads)
     try:
@@ -112,9 +130,11 @@ def main() -> None:
     records = [records[int(i)] for i in picks]
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 256, (540, 960, 3), dtype=np.uint8) for _ in range(8)]
-    print(f"\ndetector {meta['config']['model']['net']['_target_'].rsplit('.', 1)[-1]} "
-          f"({meta['config']['model']['net'].get('backbone')}), input {size[0]}x{size[1]}, "
-          f"960x540 frames, {args.threads} threads, AP on {len(records)} test frames")
+    print(
+        f"\ndetector {meta['config']['model']['net']['_target_'].rsplit('.', 1)[-1]} "
+        f"({meta['config']['model']['net'].get('backbone')}), input {size[0]}x{size[1]}, "
+        f"960x540 frames, {args.threads} threads, AP on {len(records)} test frames"
+    )
     print(f"| {'detector':<20} | {'fps b1':>7} | {'fps b8':>7} | {'mAP':>6} | {'AP50':>6} |")
     print(f"|{'-' * 22}|{'-' * 9}|{'-' * 9}|{'-' * 8}|{'-' * 8}|")
     for name, det in detectors.items():

@@ -75,29 +75,72 @@ class Variant:
 
 
 VARIANTS = (
-    Variant("x3d_xs", functools.partial(create_x3d, num_classes=NUM_CLASSES, num_frames=4,
-                                        crop_size=64, depth_factor=2.2, head_dim_out=2048), 4, 64),
-    Variant("x3d_s", functools.partial(create_x3d, num_classes=NUM_CLASSES, num_frames=8,
-                                       crop_size=64, depth_factor=2.2, head_dim_out=2048), 8, 64),
+    Variant(
+        "x3d_xs",
+        functools.partial(
+            create_x3d,
+            num_classes=NUM_CLASSES,
+            num_frames=4,
+            crop_size=64,
+            depth_factor=2.2,
+            head_dim_out=2048,
+        ),
+        4,
+        64,
+    ),
+    Variant(
+        "x3d_s",
+        functools.partial(
+            create_x3d,
+            num_classes=NUM_CLASSES,
+            num_frames=8,
+            crop_size=64,
+            depth_factor=2.2,
+            head_dim_out=2048,
+        ),
+        8,
+        64,
+    ),
     Variant("r3d_18", functools.partial(create_r3d_18, num_classes=NUM_CLASSES), 8, 64),
-    Variant("slowfast_r50 (alpha 4)", functools.partial(create_slowfast, num_classes=NUM_CLASSES,
-                                                        depth=50, alpha=4), 8, 64, alpha=4),
-    Variant("timesformer (192-d, 4 blocks)",
-            functools.partial(create_timesformer, num_classes=NUM_CLASSES, num_frames=4,
-                              crop_size=64, embed_dim=192, depth=4, num_heads=3), 4, 64),
+    Variant(
+        "slowfast_r50 (alpha 4)",
+        functools.partial(create_slowfast, num_classes=NUM_CLASSES, depth=50, alpha=4),
+        8,
+        64,
+        alpha=4,
+    ),
+    Variant(
+        "timesformer (192-d, 4 blocks)",
+        functools.partial(
+            create_timesformer,
+            num_classes=NUM_CLASSES,
+            num_frames=4,
+            crop_size=64,
+            embed_dim=192,
+            depth=4,
+            num_heads=3,
+        ),
+        4,
+        64,
+    ),
 )
 
 
-def make_batches(n: int, batch: int, frames: int, size: int, alpha: int | None = None,
-                 seed: int = 0) -> list[dict]:
+def make_batches(
+    n: int, batch: int, frames: int, size: int, alpha: int | None = None, seed: int = 0
+) -> list[dict]:
     gen = torch.Generator().manual_seed(seed)
     out = []
     for i in range(n):
         clip = torch.randn(batch, 3, frames, size, size, generator=gen)  # (B, C, T, H, W)
-        out.append({"video": pack_pathways(clip, alpha) if alpha else clip,
-                    "label": torch.randint(0, NUM_CLASSES, (batch,), generator=gen),
-                    "video_index": torch.arange(batch) + i * batch,
-                    "view_index": torch.zeros(batch, dtype=torch.int64)})
+        out.append(
+            {
+                "video": pack_pathways(clip, alpha) if alpha else clip,
+                "label": torch.randint(0, NUM_CLASSES, (batch,), generator=gen),
+                "video_index": torch.arange(batch) + i * batch,
+                "view_index": torch.zeros(batch, dtype=torch.int64),
+            }
+        )
     return out
 
 
@@ -144,8 +187,15 @@ def bare_infer(net: nn.Module, batches: list[dict]) -> list[float]:
 def bare_train_from_datamodule(net: nn.Module, num_batches: int, out_dir: Path) -> list[float]:
     """The bare loop fed by the quickstart datamodule's train loader (configs/data/synthetic_actions:
     uint8 clips normalised per sample and collated in the loop's process, as `train.py` does)."""
-    cfg = quickstart_cfg(out_dir, [f"data.train_size={16 * num_batches}", "data.val_size=16",
-                                   "data.test_size=16", f"data.cache_dir={out_dir / 'data'}"])
+    cfg = quickstart_cfg(
+        out_dir,
+        [
+            f"data.train_size={16 * num_batches}",
+            "data.val_size=16",
+            "data.test_size=16",
+            f"data.cache_dir={out_dir / 'data'}",
+        ],
+    )
     datamodule = hydra.utils.instantiate(cfg.data)
     datamodule.prepare_data()
     datamodule.setup("fit")
@@ -194,18 +244,28 @@ LIGHTNING_VARIANTS: dict[str, list[str]] = {
 
 def _instantiate_nodes(group) -> list:
     """Every node with a ``_target_`` of a dict-of-configs group (callbacks, loggers)."""
-    return [hydra.utils.instantiate(node) for node in (group or {}).values()
-            if node is not None and "_target_" in node]
+    return [
+        hydra.utils.instantiate(node)
+        for node in (group or {}).values()
+        if node is not None and "_target_" in node
+    ]
 
 
-def lightning_train(net: nn.Module, batches: list[dict], overrides: list[str],
-                    out_dir: Path) -> list[float]:
+def lightning_train(
+    net: nn.Module, batches: list[dict], overrides: list[str], out_dir: Path
+) -> list[float]:
     """Step end times of `VideoClassifier` under the quickstart Trainer (with `overrides`)."""
     cfg = quickstart_cfg(out_dir, overrides)
     # The quickstart's LightningModule (`model._target_`: VideoClassifier), built from its config.
-    module = hydra.utils.instantiate(cfg.model, net=net, optimizer=optimizer_factory(),
-                                     scheduler=scheduler_factory(), num_classes=NUM_CLASSES,
-                                     label_smoothing=LABEL_SMOOTHING, _recursive_=False)
+    module = hydra.utils.instantiate(
+        cfg.model,
+        net=net,
+        optimizer=optimizer_factory(),
+        scheduler=scheduler_factory(),
+        num_classes=NUM_CLASSES,
+        label_smoothing=LABEL_SMOOTHING,
+        _recursive_=False,
+    )
     clock = StepClock()
     callbacks = [*_instantiate_nodes(cfg.get("callbacks")), clock]
     loggers = _instantiate_nodes(cfg.get("logger")) or False
@@ -214,9 +274,17 @@ def lightning_train(net: nn.Module, batches: list[dict], overrides: list[str],
         extra["enable_model_summary"] = False
     if "model_checkpoint" not in cfg.get("callbacks", {}):
         extra["enable_checkpointing"] = False
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers,
-                                      accelerator="cpu", max_epochs=1, max_steps=len(batches),
-                                      limit_val_batches=0, num_sanity_val_steps=0, **extra)
+    trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers,
+        accelerator="cpu",
+        max_epochs=1,
+        max_steps=len(batches),
+        limit_val_batches=0,
+        num_sanity_val_steps=0,
+        **extra,
+    )
     try:
         trainer.fit(module, train_dataloaders=DataLoader(batches, batch_size=None))
     finally:
@@ -232,38 +300,58 @@ def throughput_table(args: argparse.Namespace) -> None:
     rows = []
     for variant in VARIANTS:
         torch.manual_seed(0)
-        batches = make_batches(args.warmup + args.steps, args.batch, variant.frames, variant.size,
-                               variant.alpha)
+        batches = make_batches(
+            args.warmup + args.steps, args.batch, variant.frames, variant.size, variant.alpha
+        )
         train, infer = [], []
         for _ in range(args.repeats):
             net = variant.build()
             train.append(clips_per_s(step_times(bare_train(net, batches), args.warmup), args.batch))
             infer.append(clips_per_s(step_times(bare_infer(net, batches), args.warmup), args.batch))
         params = sum(p.numel() for p in variant.build().parameters()) / 1e6
-        rows.append([variant.name, f"{variant.frames}x{variant.size}x{variant.size}",
-                     f"{params:.1f}", f"{statistics.median(train):.1f}",
-                     f"{statistics.median(infer):.1f}"])
-    print_table(f"CPU throughput, batch {args.batch}, {torch.get_num_threads()} thread(s)",
-                ["model", "input TxHxW", "params (M)", "train clips/s", "infer clips/s"], rows)
+        rows.append(
+            [
+                variant.name,
+                f"{variant.frames}x{variant.size}x{variant.size}",
+                f"{params:.1f}",
+                f"{statistics.median(train):.1f}",
+                f"{statistics.median(infer):.1f}",
+            ]
+        )
+    print_table(
+        f"CPU throughput, batch {args.batch}, {torch.get_num_threads()} thread(s)",
+        ["model", "input TxHxW", "params (M)", "train clips/s", "infer clips/s"],
+        rows,
+    )
 
 
 def quickstart_builder(frames: int, size: int, scale: float = 1.0) -> Callable[[], nn.Module]:
     """configs/model/x3d_synthetic.yaml (width / depth optionally scaled down)."""
-    return functools.partial(create_x3d, num_classes=NUM_CLASSES, num_frames=frames, crop_size=size,
-                             width_factor=scale, depth_factor=scale, bottleneck_factor=2.25,
-                             head_dim_out=256, dropout_rate=0.2)
+    return functools.partial(
+        create_x3d,
+        num_classes=NUM_CLASSES,
+        num_frames=frames,
+        crop_size=size,
+        width_factor=scale,
+        depth_factor=scale,
+        bottleneck_factor=2.25,
+        head_dim_out=256,
+        dropout_rate=0.2,
+    )
 
 
-def compare_loops(build: Callable[[], nn.Module], batches: list[dict], args: argparse.Namespace,
-                  tmp: Path) -> tuple[list[float], dict[str, list[float]]]:
+def compare_loops(
+    build: Callable[[], nn.Module], batches: list[dict], args: argparse.Namespace, tmp: Path
+) -> tuple[list[float], dict[str, list[float]]]:
     """Interleaved bare / Lightning runs: median step CPU times (s) per run."""
     bare_steps: list[float] = []
     light_steps: dict[str, list[float]] = {name: [] for name in LIGHTNING_VARIANTS}
     for repeat in range(args.repeats):
         for index, (name, overrides) in enumerate(LIGHTNING_VARIANTS.items()):
             torch.manual_seed(repeat)
-            bare_steps.append(statistics.median(step_times(bare_train(build(), batches),
-                                                           args.warmup)))
+            bare_steps.append(
+                statistics.median(step_times(bare_train(build(), batches), args.warmup))
+            )
             torch.manual_seed(repeat)
             stamps = lightning_train(build(), batches, overrides, tmp / f"{repeat}_{index}")
             light_steps[name].append(statistics.median(step_times(stamps, args.warmup)))
@@ -278,38 +366,69 @@ def overhead_table(args: argparse.Namespace) -> None:
         tmp = Path(tmp_name)
         cheap = make_batches(args.warmup + args.cheap_steps, 2, 2, 32)
         cheap_args = argparse.Namespace(**{**vars(args), "steps": args.cheap_steps})
-        bare, light = compare_loops(quickstart_builder(2, 32, 0.5), cheap, cheap_args, tmp / "cheap")
+        bare, light = compare_loops(
+            quickstart_builder(2, 32, 0.5), cheap, cheap_args, tmp / "cheap"
+        )
         full = make_batches(args.warmup + args.steps, batch, frames, size)
         quick_bare, quick_fed = [], []
         for repeat in range(args.repeats):
             torch.manual_seed(repeat)
-            quick_bare.append(statistics.median(step_times(
-                bare_train(quickstart_builder(frames, size)(), full), args.warmup)))
-            quick_fed.append(statistics.median(step_times(bare_train_from_datamodule(
-                quickstart_builder(frames, size)(), len(full), tmp / f"loader_{repeat}"),
-                args.warmup)))
+            quick_bare.append(
+                statistics.median(
+                    step_times(bare_train(quickstart_builder(frames, size)(), full), args.warmup)
+                )
+            )
+            quick_fed.append(
+                statistics.median(
+                    step_times(
+                        bare_train_from_datamodule(
+                            quickstart_builder(frames, size)(), len(full), tmp / f"loader_{repeat}"
+                        ),
+                        args.warmup,
+                    )
+                )
+            )
         quick_light = None
         if args.full:
-            _, quick_light = compare_loops(quickstart_builder(frames, size), full, args,
-                                           tmp / "full")
+            _, quick_light = compare_loops(
+                quickstart_builder(frames, size), full, args, tmp / "full"
+            )
     bare_ms = 1e3 * statistics.median(bare)
     quick_ms = 1e3 * statistics.median(quick_bare)
     rows = [["bare PyTorch loop", f"{bare_ms:.1f}", "", f"{quick_ms:.0f}", ""]]
     for name in LIGHTNING_VARIANTS:
         cost = 1e3 * statistics.median(light[name]) - bare_ms
-        measured = "" if quick_light is None else \
-            f"{statistics.median(quick_light[name]) / statistics.median(quick_bare):.2f}"
-        rows.append([name, f"{bare_ms + cost:.1f}", f"{cost:+.1f}",
-                     f"{1 + cost / quick_ms:.3f}", measured])
+        measured = (
+            ""
+            if quick_light is None
+            else f"{statistics.median(quick_light[name]) / statistics.median(quick_bare):.2f}"
+        )
+        rows.append(
+            [name, f"{bare_ms + cost:.1f}", f"{cost:+.1f}", f"{1 + cost / quick_ms:.3f}", measured]
+        )
     loader_ms = 1e3 * (statistics.median(quick_fed) - statistics.median(quick_bare))
-    rows.append(["bare loop + quickstart datamodule", "", "", f"{1 + loader_ms / quick_ms:.3f}",
-                 f"({loader_ms:+.0f} ms/step)"])
+    rows.append(
+        [
+            "bare loop + quickstart datamodule",
+            "",
+            "",
+            f"{1 + loader_ms / quick_ms:.3f}",
+            f"({loader_ms:+.0f} ms/step)",
+        ]
+    )
     print_table(
         f"Training step cost (process CPU time). Framework cost = Lightning - bare on a cheap X3D "
         f"(2x32x32, batch 2); quickstart ratio = 1 + cost / quickstart bare step (X3D "
         f"{frames}x{size}x{size}, batch {batch}). Target <= {OVERHEAD_TARGET:.2f}",
-        ["loop", "cheap step (ms)", "framework cost (ms/step)", "quickstart x bare (derived)",
-         "quickstart x bare (measured, --full)"], rows)
+        [
+            "loop",
+            "cheap step (ms)",
+            "framework cost (ms/step)",
+            "quickstart x bare (derived)",
+            "quickstart x bare (measured, --full)",
+        ],
+        rows,
+    )
 
 
 def main() -> None:
@@ -320,12 +439,23 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=4, help="batch of the throughput table")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-overhead", action="store_true")
-    parser.add_argument("--cheap-steps", type=int, default=40,
-                        help="timed steps per run of the cheap model that resolves the framework cost")
-    parser.add_argument("--variants", nargs="*", default=None,
-                        help="names of the Lightning variants to run (default: all)")
-    parser.add_argument("--full", action="store_true",
-                        help="also time Lightning on the quickstart model itself (slow)")
+    parser.add_argument(
+        "--cheap-steps",
+        type=int,
+        default=40,
+        help="timed steps per run of the cheap model that resolves the framework cost",
+    )
+    parser.add_argument(
+        "--variants",
+        nargs="*",
+        default=None,
+        help="names of the Lightning variants to run (default: all)",
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="also time Lightning on the quickstart model itself (slow)",
+    )
     args = parser.parse_args()
     logging.getLogger("lightning").setLevel(logging.ERROR)
     logging.getLogger("lightning.pytorch").setLevel(logging.ERROR)

@@ -41,7 +41,9 @@ def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> 
 def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
     """`make_cfg("train", ["data.num_train=64"])` composes a config whose run dir is tmp_path/run."""
 
-    def _make(config_name: str, overrides: list[str] | None = None, name: str = "run") -> DictConfig:
+    def _make(
+        config_name: str, overrides: list[str] | None = None, name: str = "run"
+    ) -> DictConfig:
         return compose_config(config_name, list(overrides or []), tmp_path / name)
 
     return _make
@@ -57,6 +59,7 @@ def real_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"VIDLAB_REAL_DATA={root} is not a directory")
     return path
+
 
 # A tiny but real configuration: 4-frame 32x32 clips, 2 factors (4 classes), a shallow X3D.
 TINY_RUN = [
@@ -98,9 +101,13 @@ TINY_DETECTOR = [
 #: Small versions of the exportable detector configs.
 TINY_DETECTOR_MODELS = {
     "det_fcos_resnet10": ["model.net.fpn_channels=32", "model.net.head_convs=1"],
-    "det_retinanet_resnet50": ["model.net.backbone=resnet10", "model.net.fpn_channels=32",
-                               "model.net.extra_levels=null", "model.net.anchor_scale=2.0",
-                               "model.net.frozen_bn=false"],
+    "det_retinanet_resnet50": [
+        "model.net.backbone=resnet10",
+        "model.net.fpn_channels=32",
+        "model.net.extra_levels=null",
+        "model.net.anchor_scale=2.0",
+        "model.net.frozen_bn=false",
+    ],
 }
 
 
@@ -110,16 +117,21 @@ def tiny_detector_checkpoint(make_cfg) -> Callable[..., Path]:
     writes it (state dict and vidlab meta), with untrained seeded weights whose class logits are
     spread out (std 0.3 instead of torchvision's 0.01), so scores are not near-ties."""
 
-    def _make(model: str = "det_fcos_resnet10", extra: list[str] | None = None,
-              name: str = "det_train") -> Path:
+    def _make(
+        model: str = "det_fcos_resnet10", extra: list[str] | None = None, name: str = "det_train"
+    ) -> Path:
         import hydra
         import torch
 
         from vidlab.checkpoint import META_KEY
         from vidlab.tasks.common import checkpoint_meta
 
-        overrides = [*TINY_DETECTOR, f"model={model}", *TINY_DETECTOR_MODELS.get(model, []),
-                     *(extra or [])]
+        overrides = [
+            *TINY_DETECTOR,
+            f"model={model}",
+            *TINY_DETECTOR_MODELS.get(model, []),
+            *(extra or []),
+        ]
         cfg = make_cfg("train", overrides, name=name)
         datamodule = hydra.utils.instantiate(cfg.data)
         torch.manual_seed(0)

@@ -32,14 +32,31 @@ def _tiny_classifier_ckpt(path: Path) -> Path:
     """A classification checkpoint as train.py writes it (its config rebuilds the network)."""
     import hydra
 
-    net_cfg = {"_target_": "vidlab.models.x3d.create_x3d", "num_classes": 3, "num_frames": 4,
-               "crop_size": 32, "width_factor": 1.0, "depth_factor": 1.0,
-               "bottleneck_factor": 2.25, "head_dim_out": 32, "dropout_rate": 0.0}
+    net_cfg = {
+        "_target_": "vidlab.models.x3d.create_x3d",
+        "num_classes": 3,
+        "num_frames": 4,
+        "crop_size": 32,
+        "width_factor": 1.0,
+        "depth_factor": 1.0,
+        "bottleneck_factor": 2.25,
+        "head_dim_out": 32,
+        "dropout_rate": 0.0,
+    }
     net = hydra.utils.instantiate(net_cfg)
     state = {f"net.{k}": v for k, v in net.state_dict().items()}
-    meta = {"config": {"model": {"num_classes": 3, "net": net_cfg}}, "class_names": ["a", "b", "c"],
-            "input": {"num_frames": 4, "crop_size": 32, "mean": [0.45] * 3, "std": [0.225] * 3,
-                      "frame_stride": 1}, "family": CLASSIFIER}
+    meta = {
+        "config": {"model": {"num_classes": 3, "net": net_cfg}},
+        "class_names": ["a", "b", "c"],
+        "input": {
+            "num_frames": 4,
+            "crop_size": 32,
+            "mean": [0.45] * 3,
+            "std": [0.225] * 3,
+            "frame_stride": 1,
+        },
+        "family": CLASSIFIER,
+    }
     torch.save({"state_dict": state, META_KEY: meta}, path)
     return path
 
@@ -57,12 +74,17 @@ def test_a_classifier_checkpoint_rebuilds_its_network(classifier_ckpt):
         assert torch.equal(tensor, saved[f"net.{name}"])
 
 
-@pytest.mark.parametrize("content, expected", [
-    (b"", "0 bytes"),
-    (b"hello, I am a text file\n", "unreadable as a torch checkpoint"),
-    (bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
-     "unreadable as a torch checkpoint"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "0 bytes"),
+        (b"hello, I am a text file\n", "unreadable as a torch checkpoint"),
+        (
+            bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8)),
+            "unreadable as a torch checkpoint",
+        ),
+    ],
+)
 def test_files_that_are_not_checkpoints_get_one_line(tmp_path, content, expected):
     path = tmp_path / "bad.ckpt"
     path.write_bytes(content)
@@ -112,18 +134,31 @@ def test_weights_that_do_not_fit_the_config(classifier_ckpt, tmp_path):
         load_network(path)
 
 
-@pytest.mark.parametrize("command, extra", [
-    ("evaluate.py", []),
-    ("export.py", []),
-])
+@pytest.mark.parametrize(
+    "command, extra",
+    [
+        ("evaluate.py", []),
+        ("export.py", []),
+    ],
+)
 def test_commands_report_a_bad_checkpoint_in_one_line(tmp_path, command, extra):
     bad = tmp_path / "empty.ckpt"
     bad.write_bytes(b"")
     env = {k: v for k, v in os.environ.items() if k not in ("VIDLAB_VERBOSE", "HYDRA_FULL_ERROR")}
     proc = subprocess.run(
-        [sys.executable, str(REPO / command), f"ckpt_path={bad}",
-         f"hydra.run.dir={tmp_path / 'run'}", *extra],
-        capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+        [
+            sys.executable,
+            str(REPO / command),
+            f"ckpt_path={bad}",
+            f"hydra.run.dir={tmp_path / 'run'}",
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr[-2000:]
     lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert lines == [f"error: {bad}: not a vidlab checkpoint: 0 bytes"], proc.stderr[-2000:]
@@ -144,9 +179,19 @@ def test_a_tampered_bundle_file_is_refused(tmp_path):
     files = [export_torchscript(net, torch.zeros(1, 3, 2, 4, 4), folder / "model.ts")]
     ckpt = _tiny_classifier_ckpt(tmp_path / "c.ckpt")
     meta = torch.load(ckpt, weights_only=True)[META_KEY]
-    write_card(folder, make_card(family=get_family(CLASSIFIER), fmt="torchscript",
-                                 runtime="torchscript", files=files, meta=meta, ckpt_path=ckpt,
-                                 options={}, parity={"ok": True}))
+    write_card(
+        folder,
+        make_card(
+            family=get_family(CLASSIFIER),
+            fmt="torchscript",
+            runtime="torchscript",
+            files=files,
+            meta=meta,
+            ckpt_path=ckpt,
+            options={},
+            parity={"ok": True},
+        ),
+    )
     clips = np.random.default_rng(0).normal(size=(2, 3, 2, 4, 4)).astype(np.float32)
     assert load_bundle(folder).predict(clips).shape == (2, 3)
     card = json.loads((folder / "card.json").read_text())
@@ -168,7 +213,8 @@ def test_resuming_a_classifier_from_a_reid_checkpoint_is_refused(make_cfg, tmp_p
 
     ckpt = tmp_path / "reid.ckpt"
     torch.save({"state_dict": {}, META_KEY: {"task": "reid"}, "global_step": 3}, ckpt)
-    cfg = make_cfg("train", [f"ckpt_path={ckpt}", "data.train_size=8", "data.val_size=4",
-                             "data.test_size=4"])
+    cfg = make_cfg(
+        "train", [f"ckpt_path={ckpt}", "data.train_size=8", "data.val_size=4", "data.test_size=4"]
+    )
     with pytest.raises(CheckpointError, match="embedding model.*this command needs a classifier"):
         train.run(cfg)

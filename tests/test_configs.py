@@ -20,10 +20,13 @@ GROUP_HOME = {
 }
 SKIP_GROUPS = {"hydra", "local"}
 # Data configs of the tracking harness compose under evaluate.py with the task that uses them.
-TRACKING_DATA = {("data", "mot"): "task=mot_metrics", ("data", "synthetic_mot"): "task=track",
-                 ("hparams_search", "tracker_optuna"): "task=track",
-                 # Re-ID image datasets compose with the Re-ID evaluation task.
-                 **{("data", o): "task=reid" for o in ("synthetic_reid", "market1501", "mot17_reid")}}
+TRACKING_DATA = {
+    ("data", "mot"): "task=mot_metrics",
+    ("data", "synthetic_mot"): "task=track",
+    ("hparams_search", "tracker_optuna"): "task=track",
+    # Re-ID image datasets compose with the Re-ID evaluation task.
+    **{("data", o): "task=reid" for o in ("synthetic_reid", "market1501", "mot17_reid")},
+}
 
 # Person detection data composes with a detection model (its inputs are images, not clips).
 DETECTION_DATA = {
@@ -59,8 +62,19 @@ def _missing_keys(node: DictConfig, prefix: str = "") -> Iterator[str]:
 
 def test_groups_required_by_the_issue_exist():
     groups = {g for g, _ in OPTIONS}
-    required = {"data", "model", "trainer", "callbacks", "logger", "paths", "debug", "experiment",
-                "hparams_search", "optimizer", "scheduler"}
+    required = {
+        "data",
+        "model",
+        "trainer",
+        "callbacks",
+        "logger",
+        "paths",
+        "debug",
+        "experiment",
+        "hparams_search",
+        "optimizer",
+        "scheduler",
+    }
     assert required <= groups, required - groups
 
 

@@ -73,7 +73,7 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
         stack.append(node)
         for nxt in sorted(graph.get(node, ())):
             if state.get(nxt) == 1:
-                return stack[stack.index(nxt):] + [nxt]
+                return stack[stack.index(nxt) :] + [nxt]
             if nxt not in state:
                 cycle = visit(nxt)
                 if cycle:
@@ -97,8 +97,10 @@ def test_nothing_outside_tasks_imports_tasks():
         for path in root.rglob("*.py"):
             if root == SRC and path.relative_to(SRC).parts[0] == "tasks":
                 continue
-            if any(m == "vidlab.tasks" or m.startswith("vidlab.tasks.")
-                   for m in _imported_modules(path)):
+            if any(
+                m == "vidlab.tasks" or m.startswith("vidlab.tasks.")
+                for m in _imported_modules(path)
+            ):
                 offenders.append(str(path.relative_to(REPO)))
     assert not offenders, f"these import vidlab.tasks (glue) from library code: {offenders}"
 

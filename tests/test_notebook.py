@@ -20,8 +20,12 @@ def test_training_report_notebook_runs(make_cfg, tiny_run, monkeypatch):
     monkeypatch.setenv("VIDLAB_RUN_DIR", str(cfg.paths.output_dir))
     monkeypatch.delenv("MPLBACKEND", raising=False)  # the kernel's inline backend shows figures
     nb = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(nb, timeout=300, kernel_name="python3",
-                   resources={"metadata": {"path": str(NOTEBOOK.parent)}}).execute()
+    NotebookClient(
+        nb,
+        timeout=300,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
+    ).execute()
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.output_type == "error"]
     images = [o for o in outputs if "image/png" in o.get("data", {})]

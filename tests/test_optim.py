@@ -23,16 +23,23 @@ def _lrs(scheduler, optimizer, steps: int) -> list[float]:
 def test_steps_follow_timesformer_schedule():
     # 15 "epochs" of one step: lr x0.1 from epoch 11, x0.01 from epoch 14 (0-based step index).
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.005)
-    scheduler = steps_with_warmup(optimizer, total_steps=15, milestones=[11 / 15, 14 / 15],
-                                  factors=[0.1, 0.01])
+    scheduler = steps_with_warmup(
+        optimizer, total_steps=15, milestones=[11 / 15, 14 / 15], factors=[0.1, 0.01]
+    )
     expected = [0.005] * 11 + [0.0005] * 3 + [0.00005]
     assert _lrs(scheduler, optimizer, 15) == pytest.approx(expected)
 
 
 def test_steps_warmup_ramps_linearly():
     optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    scheduler = steps_with_warmup(optimizer, total_steps=10, milestones=[0.5], factors=[0.1],
-                                  warmup_fraction=0.4, start_factor=0.2)
+    scheduler = steps_with_warmup(
+        optimizer,
+        total_steps=10,
+        milestones=[0.5],
+        factors=[0.1],
+        warmup_fraction=0.4,
+        start_factor=0.2,
+    )
     assert _lrs(scheduler, optimizer, 6) == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0, 0.1])
 
 
@@ -43,8 +50,9 @@ def test_steps_reject_unsorted_milestones():
 
 
 def test_layer_decay_groups_for_timesformer():
-    net = create_timesformer(num_classes=3, num_frames=2, crop_size=32, embed_dim=32, depth=3,
-                             num_heads=2)
+    net = create_timesformer(
+        num_classes=3, num_frames=2, crop_size=32, embed_dim=32, depth=3, num_heads=2
+    )
     factory = functools.partial(torch.optim.AdamW, lr=1e-3, weight_decay=0.05)
     optimizer = FinetuneOptimizer(factory, net, layer_decay=0.5)(None)
     lr_of = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
@@ -52,7 +60,7 @@ def test_layer_decay_groups_for_timesformer():
     # 3 blocks: block i gets 0.5 ** (3 + 1 - (i + 1)); embeddings 0.5 ** 4.
     for i, block in enumerate(net.blocks):
         assert lr_of[id(next(block.parameters()))] == pytest.approx(1e-3 * 0.5 ** (3 - i))
-    assert lr_of[id(net.cls_token)] == pytest.approx(1e-3 * 0.5 ** 4)
+    assert lr_of[id(net.cls_token)] == pytest.approx(1e-3 * 0.5**4)
     assert sum(len(g["params"]) for g in optimizer.param_groups) == len(list(net.parameters()))
 
 

@@ -71,20 +71,24 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         if found:  # a real checkpoint that pickles classes: refused, never executed
             raise CheckpointError(
                 f"{path}: not a vidlab checkpoint: it holds objects other than tensors and plain "
-                f"containers, and vidlab loads checkpoints weights-only ({found[0]})") from err
+                f"containers, and vidlab loads checkpoints weights-only ({found[0]})"
+            ) from err
         raise CheckpointError(
             f"{path}: not a vidlab checkpoint: unreadable as a torch checkpoint ({size} bytes; "
-            "truncated, corrupt or another kind of file)") from err
+            "truncated, corrupt or another kind of file)"
+        ) from err
     except Exception as err:  # torch's readers raise EOFError, KeyError, RuntimeError, ... on junk
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise CheckpointError(
             f"{path}: not a vidlab checkpoint: unreadable as a torch checkpoint ({size} bytes; "
-            f"truncated or another kind of file): {first}") from err
+            f"truncated or another kind of file): {first}"
+        ) from err
     if not isinstance(ckpt, dict) or META_KEY not in ckpt or "state_dict" not in ckpt:
         found = sorted(ckpt) if isinstance(ckpt, dict) else type(ckpt).__name__
         raise CheckpointError(
             f"{path}: not a vidlab training checkpoint: expected keys 'state_dict' and "
-            f"{META_KEY!r}, found {found}")
+            f"{META_KEY!r}, found {found}"
+        )
     return ckpt
 
 
@@ -94,8 +98,9 @@ def family_of(meta: dict[str, Any]) -> str:
     if family is None:
         family = EMBEDDING if meta.get("task") == REID_TASK else CLASSIFIER
     if family not in FAMILIES:
-        raise CheckpointError(f"unknown model family {family!r} in checkpoint meta; expected one "
-                              f"of {FAMILIES}")
+        raise CheckpointError(
+            f"unknown model family {family!r} in checkpoint meta; expected one of {FAMILIES}"
+        )
     return family
 
 
@@ -105,7 +110,8 @@ def check_family(meta: dict[str, Any], expected: str, path: str | Path) -> None:
     if family != expected:
         raise CheckpointError(
             f"{path}: checkpoint is a {family} model (family={family}), this command needs a "
-            f"{expected}; use {FAMILY_HINTS[family]}")
+            f"{expected}; use {FAMILY_HINTS[family]}"
+        )
 
 
 def build_network(meta: dict[str, Any]) -> nn.Module:
@@ -122,24 +128,29 @@ def build_network(meta: dict[str, Any]) -> nn.Module:
     try:
         net_cfg = OmegaConf.create(meta["config"]["model"]["net"])
     except (KeyError, TypeError) as err:
-        raise CheckpointError("checkpoint meta has no config.model.net to rebuild the network "
-                              "from") from err
+        raise CheckpointError(
+            "checkpoint meta has no config.model.net to rebuild the network from"
+        ) from err
     for key in ("weights", "pretrained"):
         if isinstance(net_cfg.get(key), str):
             net_cfg[key] = None
     net = restore_structure(hydra.utils.instantiate(net_cfg), meta)
     # A Re-ID net's ID classifier is sized for the training identities when fitting starts.
     num_classes = meta.get("num_classes")
-    if num_classes and getattr(net, "num_classes", None) != num_classes and hasattr(
-            net, "reset_classifier"):
+    if (
+        num_classes
+        and getattr(net, "num_classes", None) != num_classes
+        and hasattr(net, "reset_classifier")
+    ):
         net.reset_classifier(int(num_classes))
     return net
 
 
-def network_state_dict(state_dict: dict[str, torch.Tensor],
-                       prefix: str = NET_PREFIX) -> dict[str, torch.Tensor]:
+def network_state_dict(
+    state_dict: dict[str, torch.Tensor], prefix: str = NET_PREFIX
+) -> dict[str, torch.Tensor]:
     """The entries of a LightningModule state dict that belong to its ``net``, unprefixed."""
-    return {k[len(prefix):]: v for k, v in state_dict.items() if k.startswith(prefix)}
+    return {k[len(prefix) :]: v for k, v in state_dict.items() if k.startswith(prefix)}
 
 
 def load_network(path: str | Path, family: str | None = None) -> tuple[nn.Module, dict[str, Any]]:
@@ -159,11 +170,15 @@ def load_network(path: str | Path, family: str | None = None) -> tuple[nn.Module
         missing, unexpected = net.load_state_dict(state, strict=False)
     except RuntimeError as err:  # shape mismatches
         lines = [ln.strip() for ln in str(err).splitlines() if "size mismatch" in ln]
-        raise CheckpointError(f"{path}: weights do not fit the network its config builds: "
-                              f"{'; '.join(lines[:3]) or str(err).splitlines()[0]}") from err
+        raise CheckpointError(
+            f"{path}: weights do not fit the network its config builds: "
+            f"{'; '.join(lines[:3]) or str(err).splitlines()[0]}"
+        ) from err
     if missing or unexpected:
-        raise CheckpointError(f"{path}: weights do not fit the network its config builds: "
-                              f"missing {_some(missing)}, unexpected {_some(unexpected)}")
+        raise CheckpointError(
+            f"{path}: weights do not fit the network its config builds: "
+            f"missing {_some(missing)}, unexpected {_some(unexpected)}"
+        )
     return net.eval(), meta
 
 

@@ -53,7 +53,9 @@ class WarmupCosine:
             return self.start_factor + (1.0 - self.start_factor) * step / self.warmup_steps
         span = max(self.total_steps - self.warmup_steps, 1)
         progress = min((step - self.warmup_steps) / span, 1.0)
-        return self.min_factor + (1.0 - self.min_factor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        return self.min_factor + (1.0 - self.min_factor) * 0.5 * (
+            1.0 + math.cos(math.pi * progress)
+        )
 
 
 def cosine_with_warmup(
@@ -79,11 +81,19 @@ class PiecewiseConstant:
     the multiplier is 1.
     """
 
-    def __init__(self, total_steps: int, milestones: list[float], factors: list[float],
-                 warmup_steps: int = 0, start_factor: float = 1.0):
+    def __init__(
+        self,
+        total_steps: int,
+        milestones: list[float],
+        factors: list[float],
+        warmup_steps: int = 0,
+        start_factor: float = 1.0,
+    ):
         if len(milestones) != len(factors):
-            raise ValueError(f"step schedule needs one factor per milestone, got milestones "
-                             f"{milestones} and factors {factors}")
+            raise ValueError(
+                f"step schedule needs one factor per milestone, got milestones "
+                f"{milestones} and factors {factors}"
+            )
         if list(milestones) != sorted(milestones) or any(not 0 <= m <= 1 for m in milestones):
             raise ValueError(f"milestones must be increasing fractions in [0, 1], got {milestones}")
         self.total_steps = max(total_steps, 1)
@@ -114,8 +124,16 @@ def steps_with_warmup(
 ) -> LambdaLR:
     """Step-decay schedule (e.g. TimeSformer's x0.1 at epochs 11 and 14 of 15: milestones
     ``[11/15, 14/15]``, factors ``[0.1, 0.01]``) with an optional linear warm-up."""
-    return LambdaLR(optimizer, PiecewiseConstant(total_steps, list(milestones), list(factors),
-                                                 round(warmup_fraction * total_steps), start_factor))
+    return LambdaLR(
+        optimizer,
+        PiecewiseConstant(
+            total_steps,
+            list(milestones),
+            list(factors),
+            round(warmup_fraction * total_steps),
+            start_factor,
+        ),
+    )
 
 
 SchedulerFactory = Callable[..., torch.optim.lr_scheduler.LRScheduler]
@@ -137,12 +155,20 @@ class FinetuneOptimizer:
         layer_decay: layer-wise decay factor (overrides `backbone_lr_mult`), or None.
     """
 
-    def __init__(self, factory: Callable[..., torch.optim.Optimizer], net: nn.Module, *,
-                 backbone_lr_mult: float = 1.0, layer_decay: float | None = None) -> None:
+    def __init__(
+        self,
+        factory: Callable[..., torch.optim.Optimizer],
+        net: nn.Module,
+        *,
+        backbone_lr_mult: float = 1.0,
+        layer_decay: float | None = None,
+    ) -> None:
         keywords = getattr(factory, "keywords", {})
         if "lr" not in keywords:
-            raise ValueError(f"fine-tuning learning rates need the optimizer's lr; the optimizer "
-                             f"partial {factory!r} has none (set optimizer.lr)")
+            raise ValueError(
+                f"fine-tuning learning rates need the optimizer's lr; the optimizer "
+                f"partial {factory!r} has none (set optimizer.lr)"
+            )
         self.factory = factory
         self.net = net
         self.lr = float(keywords["lr"])
@@ -153,8 +179,13 @@ class FinetuneOptimizer:
         from vidlab.models.layers.finetune import finetune_param_groups
 
         skip = self.net.no_weight_decay() if hasattr(self.net, "no_weight_decay") else ()
-        groups = finetune_param_groups(self.net, lr=self.lr, backbone_lr_mult=self.backbone_lr_mult,
-                                       layer_decay=self.layer_decay, no_weight_decay=skip)
+        groups = finetune_param_groups(
+            self.net,
+            lr=self.lr,
+            backbone_lr_mult=self.backbone_lr_mult,
+            layer_decay=self.layer_decay,
+            no_weight_decay=skip,
+        )
         return self.factory(groups)
 
 
@@ -167,5 +198,7 @@ def linear_scaled_lr(base_lr: float, base_batch: int, batch: int) -> float:
         batch: this run's total batch (GPUs x clips per GPU x accumulated batches).
     """
     if base_batch <= 0 or batch <= 0:
-        raise ValueError(f"batch sizes must be positive, got base_batch={base_batch}, batch={batch}")
+        raise ValueError(
+            f"batch sizes must be positive, got base_batch={base_batch}, batch={batch}"
+        )
     return base_lr * batch / base_batch

@@ -47,8 +47,11 @@ def make_teacher(make_cfg, tiny_run, tmp_path) -> Callable[..., Path]:
     """Write a tiny teacher checkpoint (wider than the tiny student) and return its path."""
 
     def _make(extra: list[str] | None = None) -> Path:
-        cfg = make_cfg("train", [*tiny_run, "model.net.width_factor=1.0", "model.net.head_dim_out=48",
-                                 *(extra or [])], name="teacher")
+        cfg = make_cfg(
+            "train",
+            [*tiny_run, "model.net.width_factor=1.0", "model.net.head_dim_out=48", *(extra or [])],
+            name="teacher",
+        )
         return save_vidlab_checkpoint(cfg, tmp_path / "teacher" / "teacher.ckpt")
 
     return _make

@@ -54,25 +54,38 @@ def captured(monkeypatch) -> list[Distillation]:
         if self.teacher is None or self in created:
             return
         created.append(self)
-        self.projection_init = ({k: v.clone() for k, v in self.projection.state_dict().items()}
-                                if self.projection is not None else {})
+        self.projection_init = (
+            {k: v.clone() for k, v in self.projection.state_dict().items()}
+            if self.projection is not None
+            else {}
+        )
         self.teacher_modes = []
         first_block = self.teacher.blocks[0]  # runs in forward and in forward_features
         first_block.register_forward_pre_hook(
-            lambda m, args: self.teacher_modes.append((m.training, torch.is_grad_enabled())))
+            lambda m, args: self.teacher_modes.append((m.training, torch.is_grad_enabled()))
+        )
 
     monkeypatch.setattr(Distillation, "setup", spy_setup)
     return created
 
 
-def test_distill_run_freezes_teacher_and_trains_projection(make_cfg, short_run, make_teacher,
-                                                           captured):
+def test_distill_run_freezes_teacher_and_trains_projection(
+    make_cfg, short_run, make_teacher, captured
+):
     teacher_path = make_teacher()
     teacher_state = torch.load(teacher_path, weights_only=True)["state_dict"]
-    cfg = make_cfg("train", [*short_run, "callbacks=distill",
-                             f"callbacks.distill.teacher_ckpt={teacher_path}",
-                             "callbacks.distill.feature_weight=1.0", "callbacks.distill.alpha=0.7",
-                             "validate=false", "test=false"])
+    cfg = make_cfg(
+        "train",
+        [
+            *short_run,
+            "callbacks=distill",
+            f"callbacks.distill.teacher_ckpt={teacher_path}",
+            "callbacks.distill.feature_weight=1.0",
+            "callbacks.distill.alpha=0.7",
+            "validate=false",
+            "test=false",
+        ],
+    )
     train.run(cfg)
     (callback,) = captured
     # The teacher ran in every training step (2 epochs x 4 batches), in eval mode, no autograd.
@@ -94,9 +107,18 @@ def test_distill_run_freezes_teacher_and_trains_projection(make_cfg, short_run, 
 
 def test_logit_cache_reuses_teacher_outputs(make_cfg, short_run, make_teacher, captured):
     teacher_path = make_teacher()
-    cfg = make_cfg("train", [*short_run, "callbacks=distill", "data.train_size=32",
-                             f"callbacks.distill.teacher_ckpt={teacher_path}",
-                             "callbacks.distill.cache_logits=true", "validate=false", "test=false"])
+    cfg = make_cfg(
+        "train",
+        [
+            *short_run,
+            "callbacks=distill",
+            "data.train_size=32",
+            f"callbacks.distill.teacher_ckpt={teacher_path}",
+            "callbacks.distill.cache_logits=true",
+            "validate=false",
+            "test=false",
+        ],
+    )
     train.run(cfg)
     (callback,) = captured
     # 32 training clips in 4 batches for 2 epochs: the teacher runs on the first epoch only.

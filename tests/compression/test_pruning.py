@@ -65,12 +65,19 @@ def test_plain_state_dict_folds_masks():
 @pytest.mark.parametrize("scope", ["global", pytest.param("layer", marks=pytest.mark.slow)])
 def test_run_reaches_scheduled_sparsity_and_saves_plain_weights(make_cfg, short_run, scope):
     sparsity = 0.6
-    cfg = make_cfg("train", [*short_run, "callbacks=prune_unstructured",
-                             f"callbacks.prune_unstructured.sparsity={sparsity}",
-                             f"callbacks.prune_unstructured.scope={scope}",
-                             "callbacks.prune_unstructured.end_fraction=0.5",
-                             "callbacks.prune_unstructured.update_every_n_steps=1",
-                             "validate=false", "test=false"])
+    cfg = make_cfg(
+        "train",
+        [
+            *short_run,
+            "callbacks=prune_unstructured",
+            f"callbacks.prune_unstructured.sparsity={sparsity}",
+            f"callbacks.prune_unstructured.scope={scope}",
+            "callbacks.prune_unstructured.end_fraction=0.5",
+            "callbacks.prune_unstructured.update_every_n_steps=1",
+            "validate=false",
+            "test=false",
+        ],
+    )
     train.run(cfg)
     out = Path(cfg.paths.output_dir)
     report = json.loads((out / "sparsity_report.json").read_text())["layers"]

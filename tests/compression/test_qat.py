@@ -20,8 +20,14 @@ CLIP = (4, 3, 4, 32, 32)  # (B, 3, T, H, W)
 @pytest.mark.slow
 def test_converted_int8_follows_fake_quant_model():
     torch.manual_seed(0)
-    net = X3D(num_classes=4, num_frames=4, crop_size=32, width_factor=1.0, depth_factor=0.5,
-              head_dim_out=32)
+    net = X3D(
+        num_classes=4,
+        num_frames=4,
+        crop_size=32,
+        width_factor=1.0,
+        depth_factor=0.5,
+        head_dim_out=32,
+    )
     prepared = prepare_qat(net, torch.randn(CLIP))
     optimizer = torch.optim.SGD(prepared.parameters(), lr=0.01)
     for _ in range(4):  # a few QAT steps so observers and BN statistics settle
@@ -42,9 +48,17 @@ def test_converted_int8_follows_fake_quant_model():
 
 @pytest.mark.slow
 def test_qat_run_writes_int8_program_and_float_checkpoint(make_cfg, short_run):
-    cfg = make_cfg("train", [*short_run, "callbacks=qat", "trainer.max_epochs=1",
-                             "callbacks.qat.eval_batches=1",
-                             "validate=false", "test=false"])
+    cfg = make_cfg(
+        "train",
+        [
+            *short_run,
+            "callbacks=qat",
+            "trainer.max_epochs=1",
+            "callbacks.qat.eval_batches=1",
+            "validate=false",
+            "test=false",
+        ],
+    )
     train.run(cfg)
     out = Path(cfg.paths.output_dir)
     report = json.loads((out / REPORT_FILE).read_text())

@@ -22,8 +22,14 @@ CLIP = (2, 3, 4, 32, 32)  # (B, 3, T, H, W)
 
 def _tiny_x3d() -> X3D:
     torch.manual_seed(0)
-    return X3D(num_classes=4, num_frames=4, crop_size=32, width_factor=1.0, depth_factor=0.5,
-               head_dim_out=32)
+    return X3D(
+        num_classes=4,
+        num_frames=4,
+        crop_size=32,
+        width_factor=1.0,
+        depth_factor=0.5,
+        head_dim_out=32,
+    )
 
 
 def test_prune_channels_lowers_cost_and_keeps_output_shape():
@@ -57,10 +63,18 @@ def test_structure_rebuilds_pruned_network_exactly():
 
 def test_prune_and_finetune_run_saves_a_rebuildable_checkpoint(make_cfg, short_run, make_teacher):
     init = make_teacher([])  # a tiny model checkpoint of the student's own config
-    cfg = make_cfg("train", [*short_run, "callbacks=prune_structured",
-                             f"callbacks.prune_structured.init_ckpt={init}",
-                             "model.net.width_factor=1.0", "model.net.head_dim_out=48",
-                             "validate=false", "test=false"])
+    cfg = make_cfg(
+        "train",
+        [
+            *short_run,
+            "callbacks=prune_structured",
+            f"callbacks.prune_structured.init_ckpt={init}",
+            "model.net.width_factor=1.0",
+            "model.net.head_dim_out=48",
+            "validate=false",
+            "test=false",
+        ],
+    )
     train.run(cfg)
     out = Path(cfg.paths.output_dir)
     report = json.loads((out / "structured_pruning.json").read_text())

@@ -19,8 +19,9 @@ from vidlab.data.synthetic.actions import (
 
 
 def test_generation_is_deterministic_and_balanced():
-    spec = SyntheticActionSpec(factors=("horizontal", "rotation", "scale"), num_frames=4, size=32,
-                               seed=3)
+    spec = SyntheticActionSpec(
+        factors=("horizontal", "rotation", "scale"), num_frames=4, size=32, seed=3
+    )
     a, labels = generate_split(spec, "train", 24)
     b, _ = generate_split(spec, "train", 24)
     assert a.shape == (24, 4, 32, 32, 3) and a.dtype == np.uint8
@@ -52,8 +53,9 @@ def test_reversing_a_direction_clip_gives_the_opposite_class(wrap):
     """The four-way `direction` factor keeps the time-reversal property: right <-> left,
     down <-> up, with rotation and scale flipped too."""
     factors = (DIRECTION, "rotation", "scale")
-    spec = SyntheticActionSpec(factors=factors, num_frames=6, size=32, num_distractors=0,
-                               noise_std=0.0, wrap=wrap)
+    spec = SyntheticActionSpec(
+        factors=factors, num_frames=6, size=32, num_distractors=0, noise_std=0.0, wrap=wrap
+    )
     assert spec.num_classes == 16
     for label in range(spec.num_classes):
         direction, rotation, scale = label_to_values(label, factors)
@@ -79,11 +81,24 @@ def test_one_frame_says_nothing_about_the_direction():
     spec = SyntheticActionSpec(factors=(DIRECTION,), num_frames=8, size=64)
     stats = []
     for label in range(spec.num_classes):
-        offsets = np.concatenate([
-            actor_track(spec, label, np.random.default_rng((label, i)))[0] for i in range(1500)
-        ]) - spec.size / 2  # (clips * T, 2): (x, y) offset from the frame centre, per frame
-        stats.append(np.concatenate([np.abs(offsets).mean(0), (np.abs(offsets) > 12).mean(0),
-                                     [np.corrcoef(offsets.T)[0, 1]]]))
+        offsets = (
+            np.concatenate(
+                [
+                    actor_track(spec, label, np.random.default_rng((label, i)))[0]
+                    for i in range(1500)
+                ]
+            )
+            - spec.size / 2
+        )  # (clips * T, 2): (x, y) offset from the frame centre, per frame
+        stats.append(
+            np.concatenate(
+                [
+                    np.abs(offsets).mean(0),
+                    (np.abs(offsets) > 12).mean(0),
+                    [np.corrcoef(offsets.T)[0, 1]],
+                ]
+            )
+        )
     stats = np.array(stats)  # (classes, 5): mean |dx|, |dy|, P(|dx| > 12), P(|dy| > 12), corr
     # x and y are exchangeable, and every direction looks alike: within sampling error. Diagonal
     # classes (factors horizontal + vertical) fail the last check with corr(dx, dy) near +-0.97,

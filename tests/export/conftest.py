@@ -19,8 +19,14 @@ from vidlab.tasks.video_classification import CKPT_META_KEY
 def tiny_net() -> nn.Module:
     """A tiny X3D for 4-frame 32x32 clips, 5 classes, seeded, eval mode."""
     torch.manual_seed(0)
-    return create_x3d(num_classes=5, num_frames=4, crop_size=32, width_factor=0.5,
-                      depth_factor=0.5, head_dim_out=32).eval()
+    return create_x3d(
+        num_classes=5,
+        num_frames=4,
+        crop_size=32,
+        width_factor=0.5,
+        depth_factor=0.5,
+        head_dim_out=32,
+    ).eval()
 
 
 @pytest.fixture
@@ -39,8 +45,10 @@ def tiny_checkpoint(make_cfg, tiny_run, tmp_path) -> Callable[..., tuple[Path, l
         module = build_classifier(cfg)
         path = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"state_dict": module.state_dict(),
-                    CKPT_META_KEY: checkpoint_meta(cfg, datamodule)}, path)
+        torch.save(
+            {"state_dict": module.state_dict(), CKPT_META_KEY: checkpoint_meta(cfg, datamodule)},
+            path,
+        )
         return path, [o for o in tiny_run if o.startswith("data.")]
 
     return _make

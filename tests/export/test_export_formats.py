@@ -28,10 +28,13 @@ def _eager(net, clips: torch.Tensor) -> np.ndarray:
         return net(clips).numpy()
 
 
-@pytest.mark.parametrize(("writer", "runtime", "suffix"), [
-    (torchscript.export_torchscript, "torchscript", ".ts"),
-    (program.export_program, "torch_export", ".pt2"),
-])
+@pytest.mark.parametrize(
+    ("writer", "runtime", "suffix"),
+    [
+        (torchscript.export_torchscript, "torchscript", ".ts"),
+        (program.export_program, "torch_export", ".pt2"),
+    ],
+)
 def test_torch_formats_match_eager_at_any_batch(tiny_net, tmp_path, writer, runtime, suffix):
     clips = _clips(5)
     path = writer(tiny_net, clips[:1], tmp_path / f"m{suffix}")
@@ -49,8 +52,9 @@ def test_openvino_matches_eager(tiny_net, tmp_path):
     fp32 = onnx_export.export_onnx(tiny_net, clips[:1], tmp_path / "m.onnx")
     xml = openvino_export.export_openvino(fp32, tmp_path / "ov" / "m.xml")
     assert xml.with_suffix(".bin").is_file()
-    result = compare_outputs(_eager(tiny_net, clips), load_predictor(xml, "openvino")(clips.numpy()),
-                             ATOL)
+    result = compare_outputs(
+        _eager(tiny_net, clips), load_predictor(xml, "openvino")(clips.numpy()), ATOL
+    )
     assert result.ok, result.describe()
 
 
@@ -63,18 +67,25 @@ def test_onnx_int8_is_quantized_per_channel_and_close(tiny_net, tmp_path):
     assert {"QuantizeLinear", "DequantizeLinear"} <= ops
     # Per-channel: some weight DequantizeLinear carries a vector of scales (one per channel).
     scales = {i.name: i for i in model.graph.initializer}
-    vector_scales = [n for n in model.graph.node if n.op_type == "DequantizeLinear"
-                     and n.input[1] in scales and len(scales[n.input[1]].dims) == 1
-                     and scales[n.input[1]].dims[0] > 1]
+    vector_scales = [
+        n
+        for n in model.graph.node
+        if n.op_type == "DequantizeLinear"
+        and n.input[1] in scales
+        and len(scales[n.input[1]].dims) == 1
+        and scales[n.input[1]].dims[0] > 1
+    ]
     assert vector_scales
     # The classifier writing the logits stays float: its weight is an fp32 initializer.
     (head,) = [n for n in model.graph.node if "logits" in n.output]
     assert head.op_type == "Gemm" and scales[head.input[1]].data_type == onnx.TensorProto.FLOAT
     expected = _eager(tiny_net, clips)
-    result = compare_outputs(expected, load_predictor(path, "onnxruntime")(clips.numpy()), ATOL,
-                             min_top1_agreement=0.5)
+    result = compare_outputs(
+        expected, load_predictor(path, "onnxruntime")(clips.numpy()), ATOL, min_top1_agreement=0.5
+    )
     assert result.top1_agreement == pytest.approx(
-        np.mean(expected.argmax(1) == load_predictor(path, "onnxruntime")(clips.numpy()).argmax(1)))
+        np.mean(expected.argmax(1) == load_predictor(path, "onnxruntime")(clips.numpy()).argmax(1))
+    )
     # int8 differs from fp32, but far less than the logits themselves vary.
     assert 0 < result.max_abs_diff < 0.5 * float(np.abs(expected).max())
 

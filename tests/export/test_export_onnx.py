@@ -21,8 +21,14 @@ from vidlab.tasks import export
 
 def _tiny_x3d() -> nn.Module:
     torch.manual_seed(0)
-    return create_x3d(num_classes=5, num_frames=4, crop_size=32, width_factor=0.5,
-                      depth_factor=0.5, head_dim_out=32).eval()
+    return create_x3d(
+        num_classes=5,
+        num_frames=4,
+        crop_size=32,
+        width_factor=0.5,
+        depth_factor=0.5,
+        head_dim_out=32,
+    ).eval()
 
 
 def test_swish_is_swapped_for_silu():
@@ -50,9 +56,18 @@ def test_transformer_export_keeps_the_batch_dynamic(tmp_path):
     """Reshapes of the batch (a TimeSformer's token rearranges) must not bake in the example's
     batch of 1: the exported model runs at batch 5 and matches eager."""
     torch.manual_seed(0)
-    net = create_timesformer(num_classes=3, num_frames=4, crop_size=32, patch_size=8,
-                             embed_dim=32, depth=1, num_heads=2, tubelet_size=2, stem_width=4,
-                             standardize_clips=True).eval()
+    net = create_timesformer(
+        num_classes=3,
+        num_frames=4,
+        crop_size=32,
+        patch_size=8,
+        embed_dim=32,
+        depth=1,
+        num_heads=2,
+        tubelet_size=2,
+        stem_width=4,
+        standardize_clips=True,
+    ).eval()
     clips = torch.randn(5, 3, 4, 32, 32)
     path = onnx_export.export_onnx(net, clips[:1], tmp_path / "t.onnx")
     result = check_onnx_parity(path, net, clips, atol=1e-4)
@@ -82,8 +97,9 @@ def _perturb_initializers(path: Path) -> None:
 
 def test_export_task_end_to_end_and_rejection(make_cfg, tiny_checkpoint, monkeypatch):
     ckpt, data = tiny_checkpoint()
-    cfg = make_cfg("export", [*data, f"ckpt_path={ckpt}", "export.num_parity_clips=16"],
-                   name="export_ok")
+    cfg = make_cfg(
+        "export", [*data, f"ckpt_path={ckpt}", "export.num_parity_clips=16"], name="export_ok"
+    )
     metrics = export.run(cfg)
     out = Path(cfg.paths.output_dir)
     assert metrics["export/onnx/max_abs_diff"] <= 1e-4
@@ -103,8 +119,9 @@ def test_export_task_end_to_end_and_rejection(make_cfg, tiny_checkpoint, monkeyp
         return path
 
     monkeypatch.setattr(onnx_export, "export_onnx", corrupting_export)
-    bad_cfg = make_cfg("export", [*data, f"ckpt_path={ckpt}", "export.num_parity_clips=16"],
-                       name="export_bad")
+    bad_cfg = make_cfg(
+        "export", [*data, f"ckpt_path={ckpt}", "export.num_parity_clips=16"], name="export_bad"
+    )
     with pytest.raises(ParityError, match="parity failed"):
         export.run(bad_cfg)
     bad_bundle = Path(bad_cfg.paths.output_dir) / "bundles" / "onnx"

@@ -17,11 +17,24 @@ from vidlab.export.verify import ParityError
 from vidlab.tasks import export
 from vidlab.tasks.video_classification import CKPT_META_KEY
 
-REQUIRED_COLUMNS = {"format", "size_mb", "latency_ms_b1", "latency_ms_b8", "top1", "parity_ok",
-                    "max_abs_diff", "top1_agreement", "threads"}
+REQUIRED_COLUMNS = {
+    "format",
+    "size_mb",
+    "latency_ms_b1",
+    "latency_ms_b8",
+    "top1",
+    "parity_ok",
+    "max_abs_diff",
+    "top1_agreement",
+    "threads",
+}
 # Keeps the timing part of a test short; the figures are not what these tests check.
-QUICK = ["export.warmup_runs=1", "export.timed_runs=1", "export.num_parity_clips=16",
-         "export.num_calibration_clips=16"]
+QUICK = [
+    "export.warmup_runs=1",
+    "export.timed_runs=1",
+    "export.num_parity_clips=16",
+    "export.num_calibration_clips=16",
+]
 
 
 def _rows(out: Path) -> dict[str, dict[str, str]]:
@@ -38,8 +51,10 @@ def test_export_all_writes_every_available_format(make_cfg, tiny_checkpoint):
     ckpt, data = tiny_checkpoint()
     # Untrained weights give near-tied logits, so int8 may flip classes: agreement is checked
     # (computed and reported), not required, here.
-    cfg = make_cfg("export", [*data, f"ckpt_path={ckpt}", "export=all", *QUICK,
-                              "export.min_top1_agreement=0.0"])
+    cfg = make_cfg(
+        "export",
+        [*data, f"ckpt_path={ckpt}", "export=all", *QUICK, "export.min_top1_agreement=0.0"],
+    )
     metrics = export.run(cfg)
     out = Path(cfg.paths.output_dir)
     rows = _rows(out)
@@ -61,8 +76,10 @@ def test_export_all_writes_every_available_format(make_cfg, tiny_checkpoint):
 @pytest.mark.slow
 def test_int8_agreement_and_accuracy_are_reported(make_cfg, tiny_checkpoint):
     ckpt, data = tiny_checkpoint()
-    cfg = make_cfg("export", [*data, f"ckpt_path={ckpt}", "export=onnx_int8", *QUICK,
-                              "export.min_top1_agreement=0.0"])
+    cfg = make_cfg(
+        "export",
+        [*data, f"ckpt_path={ckpt}", "export=onnx_int8", *QUICK, "export.min_top1_agreement=0.0"],
+    )
     export.run(cfg)
     out = Path(cfg.paths.output_dir)
     rows = _rows(out)
@@ -71,13 +88,15 @@ def test_int8_agreement_and_accuracy_are_reported(make_cfg, tiny_checkpoint):
     clips, labels = export.datamodule_clips(cfg.data, "val", 16)
     with torch.no_grad():
         eager = net(clips).argmax(1).numpy()
-    int8 = load_predictor(out / "bundles" / "onnx_int8" / "model_int8.onnx",
-                          "onnxruntime")(clips.numpy()).argmax(1)
+    int8 = load_predictor(out / "bundles" / "onnx_int8" / "model_int8.onnx", "onnxruntime")(
+        clips.numpy()
+    ).argmax(1)
     row = rows["onnx_int8"]
     assert float(row["top1_agreement"]) == pytest.approx(np.mean(eager == int8))
     assert float(row["top1"]) == pytest.approx(np.mean(int8 == labels.numpy()))
     assert float(row["top1_drop"]) == pytest.approx(
-        np.mean(eager == labels.numpy()) - np.mean(int8 == labels.numpy()))
+        np.mean(eager == labels.numpy()) - np.mean(int8 == labels.numpy())
+    )
 
 
 def test_perturbed_artifact_is_rejected_after_the_report(make_cfg, tiny_checkpoint, monkeypatch):
@@ -93,9 +112,11 @@ def test_perturbed_artifact_is_rejected_after_the_report(make_cfg, tiny_checkpoi
             with torch.no_grad():
                 ctx.net.blocks[-1].proj.bias.sub_(1e-2)
 
-    monkeypatch.setitem(export_formats.FORMATS, "torchscript",
-                        FORMATS["torchscript"].__class__("torchscript", "torchscript", False,
-                                                         perturbing_write))
+    monkeypatch.setitem(
+        export_formats.FORMATS,
+        "torchscript",
+        FORMATS["torchscript"].__class__("torchscript", "torchscript", False, perturbing_write),
+    )
     cfg = make_cfg("export", [*data, f"ckpt_path={ckpt}", "export=torchscript", *QUICK])
     with pytest.raises(ParityError, match="torchscript"):
         export.run(cfg)

@@ -23,8 +23,9 @@ HEIGHT, WIDTH = 32, 48  # short side = crop size: the eval transform only centre
 
 
 def _write_video(path: Path) -> Path:
-    frames = np.random.default_rng(0).integers(0, 256, (NUM_VIDEO_FRAMES, HEIGHT, WIDTH, 3),
-                                               dtype=np.uint8)
+    frames = np.random.default_rng(0).integers(
+        0, 256, (NUM_VIDEO_FRAMES, HEIGHT, WIDTH, 3), dtype=np.uint8
+    )
     # Encoding in a spawned process: FFmpeg state must not live in the pytest process.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         return pool.submit(write_video, path, frames, fps=10.0).result()
@@ -37,11 +38,21 @@ def test_window_starts():
 
 
 @pytest.mark.parametrize("fmt", ["torchscript", pytest.param("onnx", marks=pytest.mark.slow)])
-def test_bundle_classifies_a_video_like_the_eager_model(make_cfg, tiny_checkpoint, tmp_path, fmt,
-                                                        capsys):
+def test_bundle_classifies_a_video_like_the_eager_model(
+    make_cfg, tiny_checkpoint, tmp_path, fmt, capsys
+):
     ckpt, data = tiny_checkpoint()
-    cfg = make_cfg("export", [*data, f"ckpt_path={ckpt}", f"export={fmt}", "export.timed_runs=1",
-                              "export.warmup_runs=1", "export.num_parity_clips=8"])
+    cfg = make_cfg(
+        "export",
+        [
+            *data,
+            f"ckpt_path={ckpt}",
+            f"export={fmt}",
+            "export.timed_runs=1",
+            "export.warmup_runs=1",
+            "export.num_parity_clips=8",
+        ],
+    )
     export.run(cfg)
     bundle = Path(cfg.paths.output_dir) / "bundles" / fmt
     video = _write_video(tmp_path / "clip.mp4")

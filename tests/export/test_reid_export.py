@@ -114,7 +114,10 @@ def test_export_writes_checked_bundles_with_the_common_card(make_cfg, reid_ckpt,
         outputs.append(bundle.predict(batch))
     # The ONNX file describes its own preprocessing; batch size is dynamic; outputs are unit norm.
     assert read_onnx_metadata(out / "bundles" / "onnx" / "model.onnx")["input"] == {
-        "image_size": SIZE, "mean": MEAN, "std": STD}
+        "image_size": SIZE,
+        "mean": MEAN,
+        "std": STD,
+    }
     assert outputs[0].shape == outputs[1].shape == (5, dim)
     np.testing.assert_allclose(np.linalg.norm(outputs[0], axis=1), 1.0, atol=1e-5)
     report = json.loads((out / "metrics.json").read_text())

@@ -11,15 +11,37 @@ from vidlab.models.timesformer import create_timesformer
 from vidlab.models.x3d import create_x3d
 
 BUILDERS = {
-    "x3d": lambda n: create_x3d(num_classes=n, num_frames=4, crop_size=32, width_factor=0.5,
-                                depth_factor=0.5, head_dim_out=48),
+    "x3d": lambda n: create_x3d(
+        num_classes=n,
+        num_frames=4,
+        crop_size=32,
+        width_factor=0.5,
+        depth_factor=0.5,
+        head_dim_out=48,
+    ),
     "frame2d": lambda n: FrameBaseline(num_classes=n, backbone="resnet10t"),
     "timesformer_tubelet": lambda n: create_timesformer(
-        num_classes=n, num_frames=4, crop_size=32, patch_size=8, embed_dim=32, depth=2,
-        num_heads=2, tubelet_size=2),
+        num_classes=n,
+        num_frames=4,
+        crop_size=32,
+        patch_size=8,
+        embed_dim=32,
+        depth=2,
+        num_heads=2,
+        tubelet_size=2,
+    ),
     "timesformer_stem": lambda n: create_timesformer(
-        num_classes=n, num_frames=4, crop_size=32, patch_size=8, embed_dim=32, depth=2,
-        num_heads=2, tubelet_size=2, stem_width=8, standardize_clips=True),
+        num_classes=n,
+        num_frames=4,
+        crop_size=32,
+        patch_size=8,
+        embed_dim=32,
+        depth=2,
+        num_heads=2,
+        tubelet_size=2,
+        stem_width=8,
+        standardize_clips=True,
+    ),
 }
 
 
@@ -55,8 +77,15 @@ def test_frame_baseline_ignores_frame_order():
 
 def test_x3d_without_dropout_trains():
     """dropout_rate=0 makes pytorchvideo build no dropout layer at all; the head must cope."""
-    net = create_x3d(num_classes=3, num_frames=4, crop_size=32, width_factor=0.5, depth_factor=0.5,
-                     head_dim_out=16, dropout_rate=0.0).train()
+    net = create_x3d(
+        num_classes=3,
+        num_frames=4,
+        crop_size=32,
+        width_factor=0.5,
+        depth_factor=0.5,
+        head_dim_out=16,
+        dropout_rate=0.0,
+    ).train()
     logits = net(torch.randn(2, 3, 4, 32, 32))
     logits.sum().backward()
     assert logits.shape == (2, 3) and net.blocks[-1].proj.weight.grad is not None
@@ -92,23 +121,40 @@ def test_standardized_timesformer_ignores_clip_colour():
     net = BUILDERS["timesformer_stem"](4).eval()
     x = torch.randn(2, 3, 4, 32, 32)
     shifted = x * torch.tensor([1.5, 0.8, 1.2]).view(1, 3, 1, 1, 1) + torch.tensor(
-        [0.3, -1.0, 2.0]).view(1, 3, 1, 1, 1)
+        [0.3, -1.0, 2.0]
+    ).view(1, 3, 1, 1, 1)
     with torch.no_grad():
         torch.testing.assert_close(net(shifted), net(x), atol=1e-5, rtol=1e-4)
-    plain = create_timesformer(num_classes=4, num_frames=4, crop_size=32, patch_size=8,
-                               embed_dim=32, depth=2, num_heads=2, tubelet_size=2).eval()
+    plain = create_timesformer(
+        num_classes=4,
+        num_frames=4,
+        crop_size=32,
+        patch_size=8,
+        embed_dim=32,
+        depth=2,
+        num_heads=2,
+        tubelet_size=2,
+    ).eval()
     with torch.no_grad():
         assert not torch.allclose(plain(shifted), plain(x), atol=1e-3)
 
 
 @pytest.mark.parametrize(("patch", "tubelet", "frames"), [(8, 2, 4), (4, 1, 3), (16, 4, 8)])
 def test_conv_stem_makes_the_linear_embeddings_token_grid(patch, tubelet, frames):
-    kwargs = {"num_classes": 3, "num_frames": frames, "crop_size": 32, "patch_size": patch,
-              "embed_dim": 16, "depth": 1, "num_heads": 2, "tubelet_size": tubelet}
+    kwargs = {
+        "num_classes": 3,
+        "num_frames": frames,
+        "crop_size": 32,
+        "patch_size": patch,
+        "embed_dim": 16,
+        "depth": 1,
+        "num_heads": 2,
+        "tubelet_size": tubelet,
+    }
     linear, stem = create_timesformer(**kwargs), create_timesformer(**kwargs, stem_width=4)
     assert stem.patch_embed.num_patches == linear.patch_embed.num_patches
     x = torch.randn(2, 3, frames, 32, 32)
-    tokens = (1 + (frames // tubelet) * (32 // patch) ** 2)
+    tokens = 1 + (frames // tubelet) * (32 // patch) ** 2
     assert stem.forward_features(x).shape == linear.forward_features(x).shape == (2, tokens, 16)
     convs = [m for m in stem.patch_embed.proj if isinstance(m, torch.nn.Conv3d)]
     assert len(convs) == patch.bit_length()  # log2(patch) strided convolutions, then a 1x1x1
@@ -118,15 +164,26 @@ def test_conv_stem_makes_the_linear_embeddings_token_grid(patch, tubelet, frames
 
 @pytest.mark.parametrize("name", ["x3d", "frame2d"])
 def test_standardize_clips_option_ignores_clip_colour_and_adds_no_parameters(name):
-    builders = {"x3d": (create_x3d, {"num_frames": 4, "crop_size": 32, "width_factor": 0.5,
-                                     "depth_factor": 0.5, "head_dim_out": 48}),
-                "frame2d": (FrameBaseline, {"backbone": "resnet10t"})}
+    builders = {
+        "x3d": (
+            create_x3d,
+            {
+                "num_frames": 4,
+                "crop_size": 32,
+                "width_factor": 0.5,
+                "depth_factor": 0.5,
+                "head_dim_out": 48,
+            },
+        ),
+        "frame2d": (FrameBaseline, {"backbone": "resnet10t"}),
+    }
     build, kwargs = builders[name]
     torch.manual_seed(0)
     net = build(num_classes=4, standardize_clips=True, **kwargs).eval()
     x = torch.randn(2, 3, 4, 32, 32)
     shifted = x * torch.tensor([1.5, 0.8, 1.2]).view(1, 3, 1, 1, 1) + torch.tensor(
-        [0.3, -1.0, 2.0]).view(1, 3, 1, 1, 1)
+        [0.3, -1.0, 2.0]
+    ).view(1, 3, 1, 1, 1)
     with torch.no_grad():
         torch.testing.assert_close(net(shifted), net(x), atol=1e-4, rtol=1e-4)
     plain = build(num_classes=4, **kwargs).eval()

@@ -17,8 +17,14 @@ CLIP = (1, 3, 4, 32, 32)
 
 
 def _tiny_x3d(num_classes: int):
-    return create_x3d(num_classes=num_classes, num_frames=4, crop_size=32, width_factor=0.5,
-                      depth_factor=0.5, head_dim_out=32).eval()
+    return create_x3d(
+        num_classes=num_classes,
+        num_frames=4,
+        crop_size=32,
+        width_factor=0.5,
+        depth_factor=0.5,
+        head_dim_out=32,
+    ).eval()
 
 
 def _randomise_bn(model: torch.nn.Module) -> None:
@@ -108,8 +114,14 @@ def test_wrong_architecture_is_a_clear_error(tmp_path):
         load_pretrained(_tiny_x3d(4), path)
     # Same names, other widths: a shape mismatch outside the classifier.
     path2 = tmp_path / "wide_x3d.pyth"
-    wide = create_x3d(num_classes=4, num_frames=4, crop_size=32, width_factor=1.0,
-                      depth_factor=0.5, head_dim_out=32)
+    wide = create_x3d(
+        num_classes=4,
+        num_frames=4,
+        crop_size=32,
+        width_factor=1.0,
+        depth_factor=0.5,
+        head_dim_out=32,
+    )
     torch.save({"model_state": wide.state_dict()}, path2)
     with pytest.raises(ValueError, match="shape mismatches"):
         load_pretrained(_tiny_x3d(4), path2)
@@ -117,14 +129,23 @@ def test_wrong_architecture_is_a_clear_error(tmp_path):
 
 # Joint space-time attention is left out: on a static clip each patch key appears T times and the
 # class token once, so its softmax weights differ from the image model's by construction.
-@pytest.mark.parametrize(("attention", "frames", "tubelet"), [
-    ("divided_space_time", 3, 1), ("space_only", 3, 1), ("divided_space_time", 4, 2)])
+@pytest.mark.parametrize(
+    ("attention", "frames", "tubelet"),
+    [("divided_space_time", 3, 1), ("space_only", 3, 1), ("divided_space_time", 4, 2)],
+)
 def test_inflated_timesformer_equals_the_image_model_on_a_static_clip(attention, frames, tubelet):
     torch.manual_seed(0)
     dims = {"embed_dim": 64, "depth": 2, "num_heads": 4}
     vit = VisionTransformer(img_size=32, patch_size=16, num_classes=5, **dims).eval()
-    video = create_timesformer(num_classes=5, num_frames=frames, crop_size=32, patch_size=16,
-                               attention_type=attention, tubelet_size=tubelet, **dims).eval()
+    video = create_timesformer(
+        num_classes=5,
+        num_frames=frames,
+        crop_size=32,
+        patch_size=16,
+        attention_type=attention,
+        tubelet_size=tubelet,
+        **dims,
+    ).eval()
     report = inflate_vit_into_timesformer(video, vit.state_dict())
     assert report.unexpected == () and report.dropped_classifier == ()
     frame = torch.randn(2, 3, 32, 32)
@@ -138,8 +159,14 @@ def test_inflated_timesformer_equals_the_image_model_on_a_static_clip(attention,
 def test_joint_attention_inflation_loads_every_vit_tensor():
     dims = {"embed_dim": 32, "depth": 1, "num_heads": 2}
     vit = VisionTransformer(img_size=32, patch_size=16, num_classes=3, **dims)
-    video = create_timesformer(num_classes=3, num_frames=2, crop_size=32, patch_size=16,
-                               attention_type="joint_space_time", **dims)
+    video = create_timesformer(
+        num_classes=3,
+        num_frames=2,
+        crop_size=32,
+        patch_size=16,
+        attention_type="joint_space_time",
+        **dims,
+    )
     report = inflate_vit_into_timesformer(video, vit.state_dict())
     assert report.missing == ("time_embed",) and report.unexpected == ()
 
@@ -148,15 +175,24 @@ def test_inflation_into_a_conv_stem_reports_the_stem_and_loads_the_blocks():
     torch.manual_seed(0)
     dims = {"embed_dim": 32, "depth": 2, "num_heads": 2}
     vit = VisionTransformer(img_size=32, patch_size=16, num_classes=3, **dims)
-    video = create_timesformer(num_classes=3, num_frames=4, crop_size=32, patch_size=16,
-                               tubelet_size=2, stem_width=4, **dims)
+    video = create_timesformer(
+        num_classes=3,
+        num_frames=4,
+        crop_size=32,
+        patch_size=16,
+        tubelet_size=2,
+        stem_width=4,
+        **dims,
+    )
     report = inflate_vit_into_timesformer(video, vit.state_dict())
     assert set(report.unexpected) == {"patch_embed.proj.weight", "patch_embed.proj.bias"}
     stem = [k for k in report.missing if k.startswith("patch_embed.proj.")]
     assert len(stem) == len([k for k in video.state_dict() if k.startswith("patch_embed.proj.")])
     # Besides the stem only the parts the inflation keeps at zero are missing.
-    assert all(k.startswith("patch_embed.proj.") or "temporal_fc" in k or k == "time_embed"
-               for k in report.missing)
+    assert all(
+        k.startswith("patch_embed.proj.") or "temporal_fc" in k or k == "time_embed"
+        for k in report.missing
+    )
     torch.testing.assert_close(video.blocks[0].attn.qkv.weight, vit.blocks[0].attn.qkv.weight)
 
 
@@ -187,8 +223,9 @@ def test_finetune_groups_lower_backbone_lr_and_layer_decay():
         expected = 0.1 if all(id(p) in head for p in group["params"]) else pytest.approx(0.01)
         assert group["lr"] == expected
     assert sum(len(g["params"]) for g in groups) == len(list(net.parameters()))
-    vit = create_timesformer(num_classes=4, num_frames=2, crop_size=32, embed_dim=32, depth=3,
-                             num_heads=2)
+    vit = create_timesformer(
+        num_classes=4, num_frames=2, crop_size=32, embed_dim=32, depth=3, num_heads=2
+    )
     lrs = {}
     for group in finetune_param_groups(vit, lr=1.0, layer_decay=0.5):
         for p in group["params"]:

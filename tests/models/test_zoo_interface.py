@@ -24,10 +24,23 @@ def _build(name: str, num_classes: int):
 
 
 def test_registry_names_the_issue_lists():
-    expected = {"x3d_xs", "x3d_s", "x3d_m", "x3d_l", "slowfast_r50_8x8", "slowfast_r50_4x16",
-                "slowfast_r101_8x8", "timesformer_base_8x224", "timesformer_base_8x224_jointst",
-                "timesformer_base_8x224_spaceonly", "r2plus1d_18", "r3d_18", "mvit_v2_s",
-                "i3d_r50", "c2d_r50"}
+    expected = {
+        "x3d_xs",
+        "x3d_s",
+        "x3d_m",
+        "x3d_l",
+        "slowfast_r50_8x8",
+        "slowfast_r50_4x16",
+        "slowfast_r101_8x8",
+        "timesformer_base_8x224",
+        "timesformer_base_8x224_jointst",
+        "timesformer_base_8x224_spaceonly",
+        "r2plus1d_18",
+        "r3d_18",
+        "mvit_v2_s",
+        "i3d_r50",
+        "c2d_r50",
+    }
     assert set(list_models()) == expected
 
 

@@ -8,8 +8,13 @@ from omegaconf import open_dict
 
 from vidlab.tasks.common import build_classifier
 
-TINY = ["data.num_frames=4", "data.crop_size=32", "model.net.depth_factor=0.5",
-        "model.net.width_factor=0.5", "model.net.head_dim_out=32"]
+TINY = [
+    "data.num_frames=4",
+    "data.crop_size=32",
+    "model.net.depth_factor=0.5",
+    "model.net.width_factor=0.5",
+    "model.net.head_dim_out=32",
+]
 
 
 def test_finetune_freezes_bn_and_lowers_backbone_lr(make_cfg, tmp_path):
@@ -17,11 +22,15 @@ def test_finetune_freezes_bn_and_lowers_backbone_lr(make_cfg, tmp_path):
     source = build_classifier(cfg).net
     torch.save({"model_state": source.state_dict()}, tmp_path / "src.pyth")
     with open_dict(cfg):
-        cfg.finetune = {"pretrained": str(tmp_path / "src.pyth"), "backbone_lr_mult": 0.1,
-                        "freeze_bn_stats": True}
+        cfg.finetune = {
+            "pretrained": str(tmp_path / "src.pyth"),
+            "backbone_lr_mult": 0.1,
+            "freeze_bn_stats": True,
+        }
     module = build_classifier(cfg)
-    torch.testing.assert_close(module.net.blocks[0].norm.running_var,
-                               source.blocks[0].norm.running_var)
+    torch.testing.assert_close(
+        module.net.blocks[0].norm.running_var, source.blocks[0].norm.running_var
+    )
     module.train()
     bns = [m for m in module.net.modules() if isinstance(m, torch.nn.BatchNorm3d)]
     assert bns and not any(bn.training for bn in bns)

@@ -56,9 +56,16 @@ def _loader() -> DataLoader:
 
 
 def _trainer(tmp_path, callbacks, max_epochs=1) -> pl.Trainer:
-    return pl.Trainer(accelerator="cpu", max_epochs=max_epochs, logger=False,
-                      enable_progress_bar=False, enable_model_summary=False,
-                      enable_checkpointing=False, callbacks=callbacks, default_root_dir=tmp_path)
+    return pl.Trainer(
+        accelerator="cpu",
+        max_epochs=max_epochs,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        callbacks=callbacks,
+        default_root_dir=tmp_path,
+    )
 
 
 def _expected_ema(initial, states, decay, warmup=True):

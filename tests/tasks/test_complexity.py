@@ -18,8 +18,11 @@ TOLERANCE = 0.10  # the issue's agreement criterion with published figures
 
 def test_counter_matches_a_hand_count():
     # Conv3d 3->8, 3x3x3, 'same' padding on 4x8x8, then Linear 2048->5; batch 2 (per-clip count).
-    net = nn.Sequential(nn.Conv3d(3, 8, 3, padding=1, bias=False), nn.Flatten(),
-                        nn.Linear(8 * 4 * 8 * 8, 5, bias=False))
+    net = nn.Sequential(
+        nn.Conv3d(3, 8, 3, padding=1, bias=False),
+        nn.Flatten(),
+        nn.Linear(8 * 4 * 8 * 8, 5, bias=False),
+    )
     result = count_complexity(net, torch.randn(2, 3, 4, 8, 8))
     conv_macs = (8 * 4 * 8 * 8) * (3 * 27)
     linear_macs = 8 * 4 * 8 * 8 * 5
@@ -27,11 +30,14 @@ def test_counter_matches_a_hand_count():
     assert result.params == 8 * 3 * 27 + 2048 * 5
 
 
-@pytest.mark.parametrize(("model", "gflops", "params_m"), [
-    ("x3d_xs", 0.60, 3.8),          # PySlowFast MODEL_ZOO, 4x160x160
-    ("x3d_m", 4.73, 3.8),           # PySlowFast MODEL_ZOO, 16x224x224
-    ("slowfast_r50_8x8", 65.71, 34.57),  # pytorchvideo zoo, 8+32 frames, 256x256 test view
-])
+@pytest.mark.parametrize(
+    ("model", "gflops", "params_m"),
+    [
+        ("x3d_xs", 0.60, 3.8),  # PySlowFast MODEL_ZOO, 4x160x160
+        ("x3d_m", 4.73, 3.8),  # PySlowFast MODEL_ZOO, 16x224x224
+        ("slowfast_r50_8x8", 65.71, 34.57),  # pytorchvideo zoo, 8+32 frames, 256x256 test view
+    ],
+)
 def test_task_agrees_with_published_figures(make_cfg, model, gflops, params_m):
     cfg = make_cfg("evaluate", ["task=complexity", f"model={model}"])
     metrics = complexity.run(cfg)
@@ -59,7 +65,8 @@ def test_every_published_figure_within_tolerance(name):
     net = create_model(name, num_classes=400)
     size = (ref.num_frames or spec.num_frames, ref.crop_size or spec.crop_size)
     result = count_complexity(
-        net, example_input(name, num_frames=size[0], crop_size=size[1], device="meta"))
+        net, example_input(name, num_frames=size[0], crop_size=size[1], device="meta")
+    )
     assert result.params / 1e6 == pytest.approx(ref.params_m, rel=TOLERANCE)
     if ref.gflops is not None:
         assert result.gflops == pytest.approx(ref.gflops, rel=TOLERANCE)

@@ -24,7 +24,13 @@ def test_evaluate_matches_training(make_cfg, tiny_run):
 
     out = Path(eval_cfg.paths.output_dir)
     payload = json.loads((out / "metrics.json").read_text())
-    assert payload["task"] == "evaluate" and list(payload) == ["schema", "task", "metrics", "details", "provenance"]
+    assert payload["task"] == "evaluate" and list(payload) == [
+        "schema",
+        "task",
+        "metrics",
+        "details",
+        "provenance",
+    ]
     assert payload["metrics"] == metrics
     assert payload["provenance"]["checkpoint"]["sha256"] == file_sha256(best)
     assert payload["details"]["views"]["total"] == 1

@@ -8,8 +8,13 @@ import pytest
 
 from vidlab.tasks import train
 
-LIMITS = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", "trainer.limit_val_batches=1",
-          "trainer.limit_test_batches=1", "validate=false"]
+LIMITS = [
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=2",
+    "trainer.limit_val_batches=1",
+    "trainer.limit_test_batches=1",
+    "validate=false",
+]
 
 
 @pytest.mark.parametrize(

@@ -63,8 +63,9 @@ def test_track_and_mot_metrics(make_cfg, tmp_path):
         name="scored",
     )  # fmt: skip
     metrics = mot_metrics.run(scored)
-    again = assert_metrics_schema(Path(scored.paths.output_dir) / "metrics.json", "mot_metrics",
-                                  ("COMBINED",))
+    again = assert_metrics_schema(
+        Path(scored.paths.output_dir) / "metrics.json", "mot_metrics", ("COMBINED",)
+    )
     assert again["metrics"] == metrics
     assert again["details"] == test["details"]  # same tracks, same scores
     assert {k: v for k, v in test["metrics"].items() if k != "test/fps"} == metrics

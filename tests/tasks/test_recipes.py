@@ -29,8 +29,11 @@ RECIPES: dict[str, tuple[list[str], float, int]] = {
     "x3d_s_k400": (["data.num_frames=4", "data.crop_size=32"], 0.1, 8),
     "x3d_m_k400": (["data.num_frames=4", "data.crop_size=32"], 0.1, 8),
     "slowfast_r50_8x8_k400": (["data.num_frames=8", "data.crop_size=32"], 0.1, 8),
-    "timesformer_divst_8x224_k400": (["data.num_frames=2", "data.crop_size=32",
-                                      "+model.net.depth=1"], 0.005, 8),
+    "timesformer_divst_8x224_k400": (
+        ["data.num_frames=2", "data.crop_size=32", "+model.net.depth=1"],
+        0.005,
+        8,
+    ),
     "r2plus1d_18_k400": (["data.num_frames=4", "data.crop_size=32"], 0.01, 2),
     "ucf101_finetune_from_k400": (["data.num_frames=4", "data.crop_size=32"], 1e-3, 8),
 }
@@ -39,8 +42,11 @@ RECIPES: dict[str, tuple[list[str], float, int]] = {
 def test_every_recipe_file_is_covered():
     """Experiment files tagged `recipe` (the published training settings) are all tested here."""
     folder = Path(__file__).resolve().parents[2] / "configs" / "experiment"
-    recipes = {p.stem for p in folder.glob("*.yaml")
-               if "recipe" in (yaml.safe_load(p.read_text()) or {}).get("tags", [])}
+    recipes = {
+        p.stem
+        for p in folder.glob("*.yaml")
+        if "recipe" in (yaml.safe_load(p.read_text()) or {}).get("tags", [])
+    }
     assert recipes == set(RECIPES)
 
 
@@ -51,12 +57,14 @@ def _batches(cfg, num_batches: int) -> DataLoader:
     items = []
     for i in range(num_batches):
         clip = torch.randn(BATCH, 3, frames, size, size, generator=gen)  # (B, C, T, H, W)
-        items.append({
-            "video": pack_pathways(clip, int(alpha)) if alpha else clip,
-            "label": torch.randint(0, int(cfg.data.num_classes), (BATCH,), generator=gen),
-            "video_index": torch.arange(BATCH) + i * BATCH,
-            "view_index": torch.zeros(BATCH, dtype=torch.int64),
-        })
+        items.append(
+            {
+                "video": pack_pathways(clip, int(alpha)) if alpha else clip,
+                "label": torch.randint(0, int(cfg.data.num_classes), (BATCH,), generator=gen),
+                "video_index": torch.arange(BATCH) + i * BATCH,
+                "view_index": torch.zeros(BATCH, dtype=torch.int64),
+            }
+        )
     return DataLoader(items, batch_size=None)
 
 
@@ -71,12 +79,19 @@ def _k400_checkpoint(tmp_path: Path) -> Path:
 CHEAP = {"x3d_xs_k400"}
 
 
-@pytest.mark.parametrize("name", [n if n in CHEAP else pytest.param(n, marks=pytest.mark.slow)
-                                  for n in sorted(RECIPES)])
+@pytest.mark.parametrize(
+    "name", [n if n in CHEAP else pytest.param(n, marks=pytest.mark.slow) for n in sorted(RECIPES)]
+)
 def test_recipe_runs_one_step(name, make_cfg, tmp_path):
     shrink, published_lr, published_gpus = RECIPES[name]
-    overrides = [f"experiment={name}", f"data.root={tmp_path / 'videos'}", "trainer=cpu",
-                 "recipe.num_gpus=1", "data.num_workers=0", *shrink]
+    overrides = [
+        f"experiment={name}",
+        f"data.root={tmp_path / 'videos'}",
+        "trainer=cpu",
+        "recipe.num_gpus=1",
+        "data.num_workers=0",
+        *shrink,
+    ]
     if "finetune" in name:
         overrides.append(f"finetune.pretrained={_k400_checkpoint(tmp_path)}")
     cfg = make_cfg("train", overrides)
@@ -90,20 +105,35 @@ def test_recipe_runs_one_step(name, make_cfg, tmp_path):
     before = [p.detach().clone() for p in module.parameters()]
     callbacks = instantiate_group(cfg.callbacks)
     loggers = instantiate_group(cfg.logger)
-    trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers, max_epochs=1,
-                                      check_val_every_n_epoch=1, num_sanity_val_steps=0)
+    trainer = hydra.utils.instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=loggers,
+        max_epochs=1,
+        check_val_every_n_epoch=1,
+        num_sanity_val_steps=0,
+    )
     trainer.fit(module, train_dataloaders=_batches(cfg, 1), val_dataloaders=_batches(cfg, 1))
     assert trainer.global_step == 1
-    changed = sum(not torch.equal(a, b.detach()) for a, b in zip(before, module.parameters(),
-                                                                  strict=True))
+    changed = sum(
+        not torch.equal(a, b.detach()) for a, b in zip(before, module.parameters(), strict=True)
+    )
     assert changed > 0, "the optimizer step changed no parameter"
     assert torch.isfinite(trainer.callback_metrics["val/loss"])
 
 
 def test_finetune_recipe_loads_weights_and_lowers_backbone_lr(make_cfg, tmp_path):
     ckpt = _k400_checkpoint(tmp_path)
-    cfg = make_cfg("train", ["experiment=ucf101_finetune_from_k400", "data.root=/nowhere",
-                             "trainer=cpu", "recipe.num_gpus=1", f"finetune.pretrained={ckpt}"])
+    cfg = make_cfg(
+        "train",
+        [
+            "experiment=ucf101_finetune_from_k400",
+            "data.root=/nowhere",
+            "trainer=cpu",
+            "recipe.num_gpus=1",
+            f"finetune.pretrained={ckpt}",
+        ],
+    )
     module = build_classifier(cfg)
     source = torch.load(ckpt, weights_only=True)
     torch.testing.assert_close(module.net.stem[0].weight, source["stem.0.weight"])

@@ -68,7 +68,13 @@ def test_train_then_evaluate_reid(make_cfg):
     )
     out = reid_evaluate.run(ev)
     payload = json.loads((Path(ev.paths.output_dir) / "metrics.json").read_text())
-    assert payload["task"] == "evaluate_reid" and list(payload) == ["schema", "task", "metrics", "details", "provenance"]
+    assert payload["task"] == "evaluate_reid" and list(payload) == [
+        "schema",
+        "task",
+        "metrics",
+        "details",
+        "provenance",
+    ]
     assert payload["details"]["options"]["flip"] and payload["details"]["options"]["rerank"]
     assert payload["metrics"]["test/mAP"] == pytest.approx(out["test/mAP"])
     assert payload["details"]["query_size"] > 0 and payload["details"]["gallery_size"] > 0

@@ -22,17 +22,28 @@ REPO = Path(__file__).resolve().parents[2]
 
 def _python(args: list[str], tmp_path: Path, timeout: float = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "VIDLAB_ROOT": str(tmp_path), "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, *args], cwd=REPO, env=env, capture_output=True,
-                          text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @pytest.mark.integration
 def test_ddp_two_cpu_processes(tmp_path, tiny_run):
     run_dir = tmp_path / "ddp_run"
-    result = _python(["train.py", *tiny_run, "trainer=ddp", "trainer.accelerator=cpu",
-                      "trainer.devices=2", "trainer.strategy.process_group_backend=gloo",
-                      "trainer.sync_batchnorm=false", "data.train_size=64",
-                      f"hydra.run.dir={run_dir}"], tmp_path)
+    result = _python(
+        [
+            "train.py",
+            *tiny_run,
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.strategy.process_group_backend=gloo",
+            "trainer.sync_batchnorm=false",
+            "data.train_size=64",
+            f"hydra.run.dir={run_dir}",
+        ],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     payload = json.loads((run_dir / "metrics.json").read_text())
     # 64 clips, 2 ranks, batch 8 per rank, drop_last: 4 steps per epoch, 2 epochs.
@@ -47,10 +58,20 @@ def test_ddp_two_cpu_processes(tmp_path, tiny_run):
 @pytest.mark.integration
 def test_optuna_sweep_two_trials(tmp_path, tiny_run):
     sweep_dir = tmp_path / "sweep"
-    result = _python(["train.py", "-m", "hparams_search=optuna", *tiny_run,
-                      "hydra.sweeper.n_trials=2", "hydra.sweeper.sampler.n_startup_trials=2",
-                      "trainer.max_epochs=1", "test=false", f"hydra.sweep.dir={sweep_dir}"],
-                     tmp_path)
+    result = _python(
+        [
+            "train.py",
+            "-m",
+            "hparams_search=optuna",
+            *tiny_run,
+            "hydra.sweeper.n_trials=2",
+            "hydra.sweeper.sampler.n_startup_trials=2",
+            "trainer.max_epochs=1",
+            "test=false",
+            f"hydra.sweep.dir={sweep_dir}",
+        ],
+        tmp_path,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     best = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
     assert set(best["best_params"]) == {"optimizer.lr", "optimizer.weight_decay"}
@@ -66,8 +87,13 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path, make_cfg, tiny_run):
     # 64 clips / batch 8 = 8 steps per epoch; 6 epochs; last.ckpt every 3 steps.
     overrides = [*tiny_run, "trainer.max_epochs=6", "callbacks.last_checkpoint.every_n_steps=3"]
     env = {**os.environ, "VIDLAB_ROOT": str(tmp_path)}
-    proc = subprocess.Popen([sys.executable, "train.py", *overrides, f"hydra.run.dir={run_dir}"],
-                            cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "train.py", *overrides, f"hydra.run.dir={run_dir}"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     last = run_dir / "checkpoints" / "last.ckpt"
     deadline = time.time() + 240
     saved_step = 0

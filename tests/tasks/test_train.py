@@ -26,7 +26,13 @@ def test_run_writes_metrics_and_weights_only_checkpoints(make_cfg, tiny_run):
     out = Path(cfg.paths.output_dir)
     payload = json.loads((out / "metrics.json").read_text())
     provenance = payload["provenance"]
-    assert payload["task"] == "train" and list(payload) == ["schema", "task", "metrics", "details", "provenance"]
+    assert payload["task"] == "train" and list(payload) == [
+        "schema",
+        "task",
+        "metrics",
+        "details",
+        "provenance",
+    ]
     assert provenance["seed"] == cfg.seed
     assert provenance["data"]["splits"]["train"]["videos"] == 64
     assert provenance["data"]["seed"] == cfg.data.seed
@@ -37,7 +43,11 @@ def test_run_writes_metrics_and_weights_only_checkpoints(make_cfg, tiny_run):
     for name in ("best.ckpt", "last.ckpt"):
         ckpt = torch.load(out / "checkpoints" / name, map_location="cpu", weights_only=True)
         assert ckpt[CKPT_META_KEY]["class_names"] == [
-            "right-approach", "left-approach", "right-recede", "left-recede"]
+            "right-approach",
+            "left-approach",
+            "right-recede",
+            "left-recede",
+        ]
         assert ckpt[CKPT_META_KEY]["input"]["num_frames"] == 4
     assert (out / "test_confusion.csv").read_text().startswith("true\\pred,right-approach")
     assert (out / "test_confusion.png").stat().st_size > 0

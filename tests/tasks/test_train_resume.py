@@ -110,11 +110,17 @@ def test_resumed_run_ends_with_the_uninterrupted_weights(
     expected = json.loads((reference / "metrics.json").read_text())
     scalars = {k: v for k, v in expected["metrics"].items() if not isinstance(v, dict)}
     assert resumed == scalars
-    assert payload["details"]["best_checkpoint"] == str(run_dir.resolve() / "checkpoints" / "best.ckpt")
+    assert payload["details"]["best_checkpoint"] == str(
+        run_dir.resolve() / "checkpoints" / "best.ckpt"
+    )
     assert payload["details"]["resume_count"] == 1
     assert payload["details"]["resumed_from"]["checkpoint"] == str(last)
     assert payload["details"]["resumed_from"]["global_step"] == saved_step
-    assert payload["details"]["global_step"] == expected["details"]["global_step"] == 2 * STEPS_PER_EPOCH
+    assert (
+        payload["details"]["global_step"]
+        == expected["details"]["global_step"]
+        == 2 * STEPS_PER_EPOCH
+    )
     # The CSV log holds the whole history once: the uninterrupted run's rows.
     for key in ("train/loss_step", "val/top1"):
         assert _logged(run_dir, key) == _logged(reference, key)

@@ -27,8 +27,14 @@ from vidlab.tracking.parity import TrackingParity, TrackingParityGate, tracking_
 from vidlab.tracking.trackers.botsort import BotSort
 from vidlab.tracking.trackers.deepsort import DeepSort
 
-EXPORT_OPTIONS = {"formats": ["onnx"], "opset": 18, "min_cosine": 0.9999, "warmup_runs": 0,
-                  "timed_runs": 1, "threads": 1}
+EXPORT_OPTIONS = {
+    "formats": ["onnx"],
+    "opset": 18,
+    "min_cosine": 0.9999,
+    "warmup_runs": 0,
+    "timed_runs": 1,
+    "threads": 1,
+}
 
 SIZE = [64, 32]
 MEAN, STD = [0.5, 0.45, 0.4], [0.25, 0.25, 0.25]
@@ -57,8 +63,12 @@ def reid_model(tmp_path_factory) -> tuple[Path, Path]:
     module.on_save_checkpoint(ckpt)
     torch.save(ckpt, root / "reid.ckpt")
     crops = torch.randn(6, 3, *SIZE)
-    export_checkpoint(root / "reid.ckpt", root / "export", EXPORT_OPTIONS,
-                      lambda family, meta, calibration: ExportInputs(crops))
+    export_checkpoint(
+        root / "reid.ckpt",
+        root / "export",
+        EXPORT_OPTIONS,
+        lambda family, meta, calibration: ExportInputs(crops),
+    )
     return root / "reid.ckpt", root / "export" / "bundles" / "onnx"
 
 
@@ -109,8 +119,9 @@ def test_downstream_parity_gate(reid_model, sequence):
     ckpt, bundle = reid_model
     net, meta = load_network(ckpt, family=EMBEDDING)
     spec = meta["input"]
-    torch_enc = TorchEncoder(net, input_size=tuple(spec["image_size"]), mean=spec["mean"],
-                             std=spec["std"])
+    torch_enc = TorchEncoder(
+        net, input_size=tuple(spec["image_size"]), mean=spec["mean"], std=spec["std"]
+    )
     onnx_enc = load_encoder(bundle)
     builders = {
         "deepsort": lambda enc: DeepSort(encoder=enc),

@@ -131,7 +131,9 @@ def test_sequence_folder_without_seqinfo_is_an_error_unless_allowed(make_cfg, tm
     cfg = make_cfg("evaluate", [*overrides, "allow_missing=true"], name="lenient")
     run(cfg)
     scores = json.loads(open(f"{cfg.paths.output_dir}/metrics.json").read())
-    assert list(scores["details"]["sequences"]) == ["SYN-01"]  # the unreadable one skipped, with a warning
+    assert list(scores["details"]["sequences"]) == [
+        "SYN-01"
+    ]  # the unreadable one skipped, with a warning
 
 
 def test_tracker_factory_takes_the_frame_rate_from_the_config(make_cfg, tmp_path):

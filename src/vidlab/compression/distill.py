@@ -44,8 +44,9 @@ INDEX_KEY = "video_index"
 _STUDENT_HOOKS = ("net", "loss_hooks", "extra_param_groups", "capture_features", "checkpoint_meta")
 
 
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
-            temperature: float) -> torch.Tensor:
+def kd_loss(
+    student_logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """T^2 * KL(softmax(teacher / T) || softmax(student / T)), averaged over the batch.
 
     Args:
@@ -59,17 +60,24 @@ def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor,
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if student_logits.shape != teacher_logits.shape:
-        raise ValueError(f"student logits {tuple(student_logits.shape)} and teacher logits "
-                         f"{tuple(teacher_logits.shape)} differ: the teacher must have the same classes")
+        raise ValueError(
+            f"student logits {tuple(student_logits.shape)} and teacher logits "
+            f"{tuple(teacher_logits.shape)} differ: the teacher must have the same classes"
+        )
     log_p_student = F.log_softmax(student_logits / temperature, dim=1)
     log_p_teacher = F.log_softmax(teacher_logits.detach() / temperature, dim=1)
     kl = F.kl_div(log_p_student, log_p_teacher, log_target=True, reduction="batchmean")
     return kl * temperature**2
 
 
-def distillation_loss(hard_loss: torch.Tensor, student_logits: torch.Tensor,
-                      teacher_logits: torch.Tensor, *, alpha: float,
-                      temperature: float) -> torch.Tensor:
+def distillation_loss(
+    hard_loss: torch.Tensor,
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    *,
+    alpha: float,
+    temperature: float,
+) -> torch.Tensor:
     """``alpha * kd_loss + (1 - alpha) * hard_loss`` (see `kd_loss`)."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"alpha must be in [0, 1], got {alpha}")
@@ -116,14 +124,23 @@ class Distillation(pl.Callback):
             for when this is valid).
     """
 
-    def __init__(self, *, teacher_ckpt: str, alpha: float = 0.5, temperature: float = 4.0,
-                 feature_weight: float = 0.0, cache_logits: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        teacher_ckpt: str,
+        alpha: float = 0.5,
+        temperature: float = 4.0,
+        feature_weight: float = 0.0,
+        cache_logits: bool = False,
+    ) -> None:
         super().__init__()
         if not 0.0 <= alpha <= 1.0:
             raise ValueError(f"distill alpha must be in [0, 1], got {alpha}")
         if cache_logits and feature_weight > 0:
-            raise ValueError("distill: cache_logits=true caches logits only; it cannot be used with "
-                             f"feature_weight={feature_weight} (the teacher's features are needed)")
+            raise ValueError(
+                "distill: cache_logits=true caches logits only; it cannot be used with "
+                f"feature_weight={feature_weight} (the teacher's features are needed)"
+            )
         self.teacher_ckpt = str(teacher_ckpt)
         self.alpha = alpha
         self.temperature = temperature
@@ -143,19 +160,27 @@ class Distillation(pl.Callback):
             return
         missing = [a for a in _STUDENT_HOOKS if not hasattr(pl_module, a)]
         if missing:
-            raise TypeError(f"Distillation needs a classification module with {_STUDENT_HOOKS} "
-                            f"(vidlab.tasks.video_classification.VideoClassifier); "
-                            f"{type(pl_module).__name__} lacks {missing}")
+            raise TypeError(
+                f"Distillation needs a classification module with {_STUDENT_HOOKS} "
+                f"(vidlab.tasks.video_classification.VideoClassifier); "
+                f"{type(pl_module).__name__} lacks {missing}"
+            )
         self.teacher = load_teacher(self.teacher_ckpt)
         self._module = pl_module
-        log.info("distillation teacher: %s (alpha=%s, T=%s, feature_weight=%s)",
-                 self.teacher_ckpt, self.alpha, self.temperature, self.feature_weight)
+        log.info(
+            "distillation teacher: %s (alpha=%s, T=%s, feature_weight=%s)",
+            self.teacher_ckpt,
+            self.alpha,
+            self.temperature,
+            self.feature_weight,
+        )
         if self.feature_weight > 0:
             self.projection = self._build_projection(pl_module)
             if self._pending_state is not None:
                 self.projection.load_state_dict(self._pending_state["projection"])
             pl_module.extra_param_groups.append(
-                {"params": list(self.projection.parameters()), "weight_decay": 0.0})
+                {"params": list(self.projection.parameters()), "weight_decay": 0.0}
+            )
             pl_module.capture_features = True
         pl_module.loss_hooks.append(self._loss)
 
@@ -185,9 +210,13 @@ class Distillation(pl.Callback):
         """Size the projection by running both backbones once on a zero clip of the run's input."""
         spec = pl_module.checkpoint_meta.get("input", {})
         if "num_frames" not in spec or "crop_size" not in spec:
-            raise ValueError("feature distillation needs the run's input spec (num_frames, crop_size) "
-                             f"in the module's checkpoint_meta['input'], got {spec!r}")
-        clip = torch.zeros(1, 3, int(spec["num_frames"]), int(spec["crop_size"]), int(spec["crop_size"]))
+            raise ValueError(
+                "feature distillation needs the run's input spec (num_frames, crop_size) "
+                f"in the module's checkpoint_meta['input'], got {spec!r}"
+            )
+        clip = torch.zeros(
+            1, 3, int(spec["num_frames"]), int(spec["crop_size"]), int(spec["crop_size"])
+        )
         was_training = pl_module.net.training
         pl_module.net.eval()
         with torch.no_grad():
@@ -200,8 +229,10 @@ class Distillation(pl.Callback):
         """(logits (B, K), features or None), from the cache when every sample is in it."""
         indices = batch.get(INDEX_KEY)
         if self.cache_logits and indices is None:
-            raise KeyError(f"distill cache_logits=true needs {INDEX_KEY!r} in the batch, "
-                           f"found keys {sorted(batch)}")
+            raise KeyError(
+                f"distill cache_logits=true needs {INDEX_KEY!r} in the batch, "
+                f"found keys {sorted(batch)}"
+            )
         if self.cache_logits and all(int(i) in self._cache for i in indices):
             self.cache_hits += 1
             device = batch["video"].device
@@ -217,16 +248,23 @@ class Distillation(pl.Callback):
                 self._cache[int(i)] = row
         return logits, features
 
-    def _loss(self, batch: dict[str, Any], logits: torch.Tensor, loss: torch.Tensor,
-              features: torch.Tensor | None) -> torch.Tensor:
+    def _loss(
+        self,
+        batch: dict[str, Any],
+        logits: torch.Tensor,
+        loss: torch.Tensor,
+        features: torch.Tensor | None,
+    ) -> torch.Tensor:
         teacher_logits, teacher_features = self._teacher_outputs(batch)
         soft = kd_loss(logits, teacher_logits, self.temperature)
         total = self.alpha * soft + (1 - self.alpha) * loss
         logged = {"train/kd_loss": soft, "train/hard_loss": loss}
         if self.projection is not None:
             if features is None:
-                raise RuntimeError("feature distillation got no student features: "
-                                   "VideoClassifier.capture_features was switched off")
+                raise RuntimeError(
+                    "feature distillation got no student features: "
+                    "VideoClassifier.capture_features was switched off"
+                )
             projected = self.projection(features, tuple(teacher_features.shape[2:]))
             feature_loss = F.mse_loss(projected, teacher_features)
             total = total + self.feature_weight * feature_loss

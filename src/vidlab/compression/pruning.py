@@ -37,7 +37,10 @@ from vidlab.utils.runinfo import write_json
 log = logging.getLogger(__name__)
 
 PRUNABLE_TYPES: dict[str, type[nn.Module]] = {
-    "Conv1d": nn.Conv1d, "Conv2d": nn.Conv2d, "Conv3d": nn.Conv3d, "Linear": nn.Linear,
+    "Conv1d": nn.Conv1d,
+    "Conv2d": nn.Conv2d,
+    "Conv3d": nn.Conv3d,
+    "Linear": nn.Linear,
 }
 SCOPES = ("global", "layer")
 ORIG_SUFFIX = "_orig"
@@ -45,8 +48,9 @@ MASK_SUFFIX = "_mask"
 PARAM = "weight"
 
 
-def cubic_sparsity(step: int, *, final: float, start_step: int, end_step: int,
-                   initial: float = 0.0) -> float:
+def cubic_sparsity(
+    step: int, *, final: float, start_step: int, end_step: int, initial: float = 0.0
+) -> float:
     """Target sparsity at `step` of the Zhu & Gupta cubic schedule (0 before `start_step`,
     `final` from `end_step` on)."""
     if step < start_step:
@@ -57,15 +61,23 @@ def cubic_sparsity(step: int, *, final: float, start_step: int, end_step: int,
     return final + (initial - final) * (1.0 - progress) ** 3
 
 
-def prunable_layers(net: nn.Module, layer_types: tuple[str, ...] = ("Conv3d", "Conv2d", "Linear"),
-                    exclude: tuple[str, ...] = ()) -> list[tuple[str, nn.Module]]:
+def prunable_layers(
+    net: nn.Module,
+    layer_types: tuple[str, ...] = ("Conv3d", "Conv2d", "Linear"),
+    exclude: tuple[str, ...] = (),
+) -> list[tuple[str, nn.Module]]:
     """(name, module) of the layers whose weights are pruned; names in `exclude` (prefixes) skip."""
     unknown = [t for t in layer_types if t not in PRUNABLE_TYPES]
     if unknown:
-        raise ValueError(f"unknown prunable layer types {unknown}; expected some of {sorted(PRUNABLE_TYPES)}")
+        raise ValueError(
+            f"unknown prunable layer types {unknown}; expected some of {sorted(PRUNABLE_TYPES)}"
+        )
     types = tuple(PRUNABLE_TYPES[t] for t in layer_types)
-    return [(n, m) for n, m in net.named_modules()
-            if isinstance(m, types) and not any(n.startswith(e) for e in exclude)]
+    return [
+        (n, m)
+        for n, m in net.named_modules()
+        if isinstance(m, types) and not any(n.startswith(e) for e in exclude)
+    ]
 
 
 def make_permanent(layers: list[tuple[str, nn.Module]]) -> None:
@@ -86,8 +98,9 @@ def apply_sparsity(layers: list[tuple[str, nn.Module]], sparsity: float, scope: 
         raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
     make_permanent(layers)
     if scope == "global":
-        prune.global_unstructured([(m, PARAM) for _, m in layers],
-                                  pruning_method=prune.L1Unstructured, amount=sparsity)
+        prune.global_unstructured(
+            [(m, PARAM) for _, m in layers], pruning_method=prune.L1Unstructured, amount=sparsity
+        )
     else:
         for _, m in layers:
             prune.l1_unstructured(m, PARAM, amount=sparsity)
@@ -124,8 +137,10 @@ def write_sparsity_report(rows: list[LayerSparsity], out_dir: Path) -> None:
         writer.writerow(["layer", "numel", "zeros", "sparsity"])
         for r in rows:
             writer.writerow([r.name, r.numel, r.zeros, f"{r.sparsity:.6f}"])
-    write_json(out_dir / "sparsity_report.json",
-               {"layers": [{**asdict(r), "sparsity": r.sparsity} for r in rows]})
+    write_json(
+        out_dir / "sparsity_report.json",
+        {"layers": [{**asdict(r), "sparsity": r.sparsity} for r in rows]},
+    )
 
 
 def plain_state_dict(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -156,16 +171,26 @@ class UnstructuredPruning(pl.Callback):
         report_dir: folder of the sparsity report (the run directory); None writes none.
     """
 
-    def __init__(self, *, sparsity: float = 0.5, scope: str = "global", start_fraction: float = 0.0,
-                 end_fraction: float = 0.75, update_every_n_steps: int = 10,
-                 layer_types: tuple[str, ...] | list[str] = ("Conv3d", "Conv2d", "Linear"),
-                 exclude: tuple[str, ...] | list[str] = (), report_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        sparsity: float = 0.5,
+        scope: str = "global",
+        start_fraction: float = 0.0,
+        end_fraction: float = 0.75,
+        update_every_n_steps: int = 10,
+        layer_types: tuple[str, ...] | list[str] = ("Conv3d", "Conv2d", "Linear"),
+        exclude: tuple[str, ...] | list[str] = (),
+        report_dir: str | None = None,
+    ) -> None:
         super().__init__()
         if scope not in SCOPES:
             raise ValueError(f"pruning scope must be one of {SCOPES}, got {scope!r}")
         if not 0.0 <= start_fraction <= end_fraction <= 1.0:
-            raise ValueError("need 0 <= start_fraction <= end_fraction <= 1, got "
-                             f"{start_fraction}, {end_fraction}")
+            raise ValueError(
+                "need 0 <= start_fraction <= end_fraction <= 1, got "
+                f"{start_fraction}, {end_fraction}"
+            )
         self.sparsity = sparsity
         self.scope = scope
         self.start_fraction = start_fraction
@@ -181,16 +206,23 @@ class UnstructuredPruning(pl.Callback):
     def on_fit_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._layers = prunable_layers(pl_module.net, self.layer_types, self.exclude)
         if not self._layers:
-            raise ValueError(f"no layer of types {self.layer_types} to prune in "
-                             f"{type(pl_module.net).__name__} (exclude={self.exclude})")
+            raise ValueError(
+                f"no layer of types {self.layer_types} to prune in "
+                f"{type(pl_module.net).__name__} (exclude={self.exclude})"
+            )
 
     def target_at(self, step: int, total_steps: int) -> float:
         """Scheduled sparsity at optimizer step `step` of `total_steps`."""
-        return cubic_sparsity(step, final=self.sparsity, start_step=int(self.start_fraction * total_steps),
-                              end_step=int(self.end_fraction * total_steps))
+        return cubic_sparsity(
+            step,
+            final=self.sparsity,
+            start_step=int(self.start_fraction * total_steps),
+            end_step=int(self.end_fraction * total_steps),
+        )
 
-    def on_train_batch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                             batch: Any, batch_idx: int) -> None:
+    def on_train_batch_start(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, batch: Any, batch_idx: int
+    ) -> None:
         step = trainer.global_step
         target = self.target_at(step, int(trainer.estimated_stepping_batches))
         due = step % self.update_every_n_steps == 0 or target == self.sparsity
@@ -199,16 +231,22 @@ class UnstructuredPruning(pl.Callback):
             self.current = target
         pl_module.log("train/sparsity_target", self.current, on_step=True, on_epoch=False)
 
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         checkpoint["state_dict"] = plain_state_dict(checkpoint["state_dict"])
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         make_permanent(self._layers)
         self.report = sparsity_report(self._layers)
         total = self.report[-1]
-        log.info("unstructured pruning done: global sparsity %.4f (%d of %d weights zero, target %.4f)",
-                 total.sparsity, total.zeros, total.numel, self.sparsity)
+        log.info(
+            "unstructured pruning done: global sparsity %.4f (%d of %d weights zero, target %.4f)",
+            total.sparsity,
+            total.zeros,
+            total.numel,
+            self.sparsity,
+        )
         if self.report_dir is not None and trainer.is_global_zero:
             write_sparsity_report(self.report, self.report_dir)
 

@@ -79,8 +79,9 @@ def convert_qat(prepared: nn.Module) -> nn.Module:
     return converted
 
 
-def float_state_dict(prepared_state: dict[str, torch.Tensor],
-                     float_keys: set[str]) -> dict[str, torch.Tensor]:
+def float_state_dict(
+    prepared_state: dict[str, torch.Tensor], float_keys: set[str]
+) -> dict[str, torch.Tensor]:
     """The entries of a prepared model's state dict that belong to the float network (the
     parameter names survive export; observer and fake-quant buffers are dropped)."""
     missing = float_keys - set(prepared_state)
@@ -110,8 +111,9 @@ class QATReport:
 
 
 @torch.no_grad()
-def compare_models(fake_quant: nn.Module, int8: nn.Module, loader: Any,
-                   max_batches: int | None = None) -> dict[str, float]:
+def compare_models(
+    fake_quant: nn.Module, int8: nn.Module, loader: Any, max_batches: int | None = None
+) -> dict[str, float]:
     """Top-1 of both models, their agreement and max logit difference over `loader` batches."""
     correct_fq = correct_q = agree = clips = 0
     max_diff = 0.0
@@ -127,8 +129,13 @@ def compare_models(fake_quant: nn.Module, int8: nn.Module, loader: Any,
         max_diff = max(max_diff, float((a - b).abs().max()))
     if clips == 0:
         raise ValueError("compare_models got no clips")
-    return {"clips": clips, "top1_fake_quant": correct_fq / clips, "top1_int8": correct_q / clips,
-            "top1_agreement": agree / clips, "max_abs_logit_diff": max_diff}
+    return {
+        "clips": clips,
+        "top1_fake_quant": correct_fq / clips,
+        "top1_int8": correct_q / clips,
+        "top1_agreement": agree / clips,
+        "max_abs_logit_diff": max_diff,
+    }
 
 
 class QuantizationAwareTraining(pl.Callback):
@@ -141,8 +148,9 @@ class QuantizationAwareTraining(pl.Callback):
         eval_batches: validation batches scored for the report (None: all).
     """
 
-    def __init__(self, *, output_dir: str, init_ckpt: str | None = None,
-                 eval_batches: int | None = None) -> None:
+    def __init__(
+        self, *, output_dir: str, init_ckpt: str | None = None, eval_batches: int | None = None
+    ) -> None:
         super().__init__()
         self.output_dir = Path(output_dir)
         self.init_ckpt = init_ckpt
@@ -164,8 +172,10 @@ class QuantizationAwareTraining(pl.Callback):
             pl_module.load_state_dict(ckpt["state_dict"])
         spec = pl_module.checkpoint_meta.get("input", {})
         if "num_frames" not in spec or "crop_size" not in spec:
-            raise ValueError("QAT needs the run's input spec (num_frames, crop_size) in "
-                             f"checkpoint_meta['input'], got {spec!r}")
+            raise ValueError(
+                "QAT needs the run's input spec (num_frames, crop_size) in "
+                f"checkpoint_meta['input'], got {spec!r}"
+            )
         size = int(spec["crop_size"])
         example = torch.randn(EXAMPLE_BATCH, 3, int(spec["num_frames"]), size, size)
         self.float_net = pl_module.net
@@ -173,8 +183,9 @@ class QuantizationAwareTraining(pl.Callback):
         pl_module.net = prepare_qat(self.float_net, example)
         log.info("QAT: network exported and prepared with fake quantization")
 
-    def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule,
-                           checkpoint: dict[str, Any]) -> None:
+    def on_save_checkpoint(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
         state = checkpoint["state_dict"]
         extra = {k: v for k, v in state.items() if not k.startswith("net.")}
         checkpoint["state_dict"] = {**float_state_dict(state, self._float_keys), **extra}
@@ -183,7 +194,7 @@ class QuantizationAwareTraining(pl.Callback):
         prepared = pl_module.net
         prepared.eval()
         float_state = float_state_dict(pl_module.state_dict(), self._float_keys)
-        self.float_net.load_state_dict({k[len("net."):]: v for k, v in float_state.items()})
+        self.float_net.load_state_dict({k[len("net.") :]: v for k, v in float_state.items()})
         fake_quant = _copy_graph(prepared)
         self.converted = convert_qat(prepared)
         pl_module.net = self.float_net.eval()
@@ -195,13 +206,18 @@ class QuantizationAwareTraining(pl.Callback):
         # The export stage's own tracing: dynamic batch, a copied example (a slice would store the
         # whole validation batch in the program), batch 1 handled.
         torch.export.save(export_dynamic_batch(self.converted, example[:EXAMPLE_BATCH]), artifact)
-        scores = compare_models(fake_quant, self.converted, trainer.datamodule.val_dataloader(),
-                                self.eval_batches)
+        scores = compare_models(
+            fake_quant, self.converted, trainer.datamodule.val_dataloader(), self.eval_batches
+        )
         self.report = QATReport(**scores, artifact=str(artifact))
         write_json(self.output_dir / REPORT_FILE, asdict(self.report))
-        log.info("QAT: int8 top-1 %.4f (fake-quant %.4f, agreement %.4f) -> %s",
-                 self.report.top1_int8, self.report.top1_fake_quant, self.report.top1_agreement,
-                 artifact)
+        log.info(
+            "QAT: int8 top-1 %.4f (fake-quant %.4f, agreement %.4f) -> %s",
+            self.report.top1_int8,
+            self.report.top1_fake_quant,
+            self.report.top1_agreement,
+            artifact,
+        )
 
 
 def _copy_graph(prepared: nn.Module) -> nn.Module:

@@ -58,9 +58,15 @@ class PruningResult:
     gflops_after: float
 
 
-def prune_channels(net: nn.Module, example: torch.Tensor, *, ratio: float,
-                   importance: str = "l1", global_pruning: bool = False,
-                   round_to: int | None = None) -> PruningResult:
+def prune_channels(
+    net: nn.Module,
+    example: torch.Tensor,
+    *,
+    ratio: float,
+    importance: str = "l1",
+    global_pruning: bool = False,
+    round_to: int | None = None,
+) -> PruningResult:
     """Remove `ratio` of the channels of every prunable layer group of `net`, in place.
 
     Args:
@@ -79,14 +85,20 @@ def prune_channels(net: nn.Module, example: torch.Tensor, *, ratio: float,
     if not 0.0 <= ratio < 1.0:
         raise ValueError(f"structured pruning ratio must be in [0, 1), got {ratio}")
     if importance not in IMPORTANCE_NORMS:
-        raise ValueError(f"importance must be one of {sorted(IMPORTANCE_NORMS)}, got {importance!r}")
+        raise ValueError(
+            f"importance must be one of {sorted(IMPORTANCE_NORMS)}, got {importance!r}"
+        )
     was_training = net.training
     net.eval()
     one = example[:1]
     before = count_complexity(net, one)
     pruner = tp.pruner.MetaPruner(
-        net, one, importance=tp.importance.MagnitudeImportance(p=IMPORTANCE_NORMS[importance]),
-        pruning_ratio=ratio, ignored_layers=_classifiers(net), global_pruning=global_pruning,
+        net,
+        one,
+        importance=tp.importance.MagnitudeImportance(p=IMPORTANCE_NORMS[importance]),
+        pruning_ratio=ratio,
+        ignored_layers=_classifiers(net),
+        global_pruning=global_pruning,
         round_to=round_to,
     )
     pruner.step()
@@ -113,9 +125,16 @@ class StructuredPruning(pl.Callback):
         report_dir: folder of the report (the run directory); None writes none.
     """
 
-    def __init__(self, *, ratio: float = 0.5, init_ckpt: str | None = None, importance: str = "l1",
-                 global_pruning: bool = False, round_to: int | None = None,
-                 report_dir: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        ratio: float = 0.5,
+        init_ckpt: str | None = None,
+        importance: str = "l1",
+        global_pruning: bool = False,
+        round_to: int | None = None,
+        report_dir: str | None = None,
+    ) -> None:
         super().__init__()
         self.ratio = ratio
         self.init_ckpt = init_ckpt
@@ -133,20 +152,33 @@ class StructuredPruning(pl.Callback):
             self._load_init(pl_module)
         spec = meta.get("input", {})
         if "num_frames" not in spec or "crop_size" not in spec:
-            raise ValueError("structured pruning needs the run's input spec (num_frames, crop_size) "
-                             f"in checkpoint_meta['input'], got {spec!r}")
+            raise ValueError(
+                "structured pruning needs the run's input spec (num_frames, crop_size) "
+                f"in checkpoint_meta['input'], got {spec!r}"
+            )
         size = int(spec["crop_size"])
         example = torch.zeros(1, 3, int(spec["num_frames"]), size, size)
-        self.result = prune_channels(pl_module.net, example, ratio=self.ratio,
-                                     importance=self.importance,
-                                     global_pruning=self.global_pruning, round_to=self.round_to)
+        self.result = prune_channels(
+            pl_module.net,
+            example,
+            ratio=self.ratio,
+            importance=self.importance,
+            global_pruning=self.global_pruning,
+            round_to=self.round_to,
+        )
         meta[STRUCTURE_META_KEY] = layer_shapes(pl_module.net)
-        log.info("structured pruning %.0f%%: params %d -> %d, GFLOPs/clip %.4f -> %.4f",
-                 100 * self.ratio, self.result.params_before, self.result.params_after,
-                 self.result.gflops_before, self.result.gflops_after)
+        log.info(
+            "structured pruning %.0f%%: params %d -> %d, GFLOPs/clip %.4f -> %.4f",
+            100 * self.ratio,
+            self.result.params_before,
+            self.result.params_after,
+            self.result.gflops_before,
+            self.result.gflops_after,
+        )
         if self.report_dir is not None and trainer.is_global_zero:
-            write_json(self.report_dir / REPORT_FILE,
-                       {**asdict(self.result), "init_ckpt": self.init_ckpt})
+            write_json(
+                self.report_dir / REPORT_FILE, {**asdict(self.result), "init_ckpt": self.init_ckpt}
+            )
 
     def _load_init(self, pl_module: pl.LightningModule) -> None:
         ckpt = load_checkpoint(self.init_ckpt)

@@ -41,9 +41,18 @@ def training_metrics(ckpt_path: Path) -> dict[str, Any] | None:
     return None
 
 
-def make_card(*, family: Family, fmt: str, runtime: str, files: list[Path], meta: dict[str, Any],
-              ckpt_path: Path, options: dict[str, Any], parity: dict[str, Any],
-              extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def make_card(
+    *,
+    family: Family,
+    fmt: str,
+    runtime: str,
+    files: list[Path],
+    meta: dict[str, Any],
+    ckpt_path: Path,
+    options: dict[str, Any],
+    parity: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The card of one bundle (plain JSON types); the same schema for every family.
 
     Keys: ``card_version``, ``family``, ``format``, ``runtime``, ``file`` (the one to load),
@@ -105,13 +114,17 @@ def read_card(bundle_dir: str | Path) -> dict[str, Any]:
         card = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         where = f" (line {err.lineno}, column {err.colno})" if hasattr(err, "lineno") else ""
-        raise BundleError(f"{path}: not a valid card: not JSON{where}: "
-                          f"{getattr(err, 'msg', err)}") from err
+        raise BundleError(
+            f"{path}: not a valid card: not JSON{where}: {getattr(err, 'msg', err)}"
+        ) from err
     if not isinstance(card, dict):
-        raise BundleError(f"{path}: not a valid card: expected a JSON object, got "
-                          f"{type(card).__name__}")
+        raise BundleError(
+            f"{path}: not a valid card: expected a JSON object, got {type(card).__name__}"
+        )
     missing = [k for k in REQUIRED_KEYS if k not in card]
     if missing:
-        raise BundleError(f"{path}: not a valid card: missing {missing}; expected the keys "
-                          f"{list(REQUIRED_KEYS)} (written by python export.py)")
+        raise BundleError(
+            f"{path}: not a valid card: missing {missing}; expected the keys "
+            f"{list(REQUIRED_KEYS)} (written by python export.py)"
+        )
     return card

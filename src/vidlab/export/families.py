@@ -100,43 +100,64 @@ def _clip_spec(meta: dict[str, Any]) -> dict[str, Any]:
     spec = meta["input"]
     data_cfg = (meta.get("config") or {}).get("data") or {}
     crop = int(spec["crop_size"])
-    return {"num_frames": int(spec["num_frames"]), "frame_stride": int(spec["frame_stride"]),
-            "crop_size": crop, "short_side": int(data_cfg.get("eval_short_side") or crop),
-            "mean": [float(m) for m in spec["mean"]], "std": [float(s) for s in spec["std"]]}
+    return {
+        "num_frames": int(spec["num_frames"]),
+        "frame_stride": int(spec["frame_stride"]),
+        "crop_size": crop,
+        "short_side": int(data_cfg.get("eval_short_side") or crop),
+        "mean": [float(m) for m in spec["mean"]],
+        "std": [float(s) for s in spec["std"]],
+    }
 
 
 def _classifier_input(meta: dict[str, Any]) -> dict[str, Any]:
     s = _clip_spec(meta)
-    return {"name": "video", "dtype": "float32", "layout": "NCTHW",
-            "shape": ["batch", 3, s["num_frames"], s["crop_size"], s["crop_size"]],
-            **s, "value_range": VALUE_RANGE}
+    return {
+        "name": "video",
+        "dtype": "float32",
+        "layout": "NCTHW",
+        "shape": ["batch", 3, s["num_frames"], s["crop_size"], s["crop_size"]],
+        **s,
+        "value_range": VALUE_RANGE,
+    }
 
 
 def _classifier_output(meta: dict[str, Any]) -> dict[str, Any]:
-    return {"name": "logits", "shape": ["batch", len(meta["class_names"])],
-            "postprocessing": "softmax over classes"}
+    return {
+        "name": "logits",
+        "shape": ["batch", len(meta["class_names"])],
+        "postprocessing": "softmax over classes",
+    }
 
 
 def _classifier_preprocessing(meta: dict[str, Any]) -> list[str]:
     s = _clip_spec(meta)
-    return ["decode RGB frames (uint8, H x W x 3)",
-            f"resize so the short side is {s['short_side']} px (bilinear, antialiased)",
-            f"centre crop {s['crop_size']} x {s['crop_size']}",
-            "scale to [0, 1], subtract mean, divide by std (per channel)",
-            "stack to (3, T, H, W) and batch"]
+    return [
+        "decode RGB frames (uint8, H x W x 3)",
+        f"resize so the short side is {s['short_side']} px (bilinear, antialiased)",
+        f"centre crop {s['crop_size']} x {s['crop_size']}",
+        "scale to [0, 1], subtract mean, divide by std (per channel)",
+        "stack to (3, T, H, W) and batch",
+    ]
 
 
 def _classifier_extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     s = _clip_spec(meta)
     span = s["num_frames"] * s["frame_stride"]
-    return {"class_names": list(meta["class_names"]),
-            "sampling": {"num_frames": s["num_frames"], "frame_stride": s["frame_stride"],
-                         "window_stride": int(options.get("window_stride") or span),
-                         "aggregation": "mean of per-window softmax probabilities"}}
+    return {
+        "class_names": list(meta["class_names"]),
+        "sampling": {
+            "num_frames": s["num_frames"],
+            "frame_stride": s["frame_stride"],
+            "window_stride": int(options.get("window_stride") or span),
+            "aggregation": "mean of per-window softmax probabilities",
+        },
+    }
 
 
-def _compare_logits(reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any],
-                    quantized: bool) -> Parity:
+def _compare_logits(
+    reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any], quantized: bool
+) -> Parity:
     min_agreement = float(options["min_top1_agreement"]) if quantized else None
     return compare_outputs(reference, candidate, float(options["atol"]), min_agreement)
 
@@ -147,42 +168,63 @@ def _compare_logits(reference: np.ndarray, candidate: np.ndarray, options: dict[
 def _image_spec(meta: dict[str, Any]) -> dict[str, Any]:
     spec = meta["input"]
     height, width = (int(v) for v in spec["image_size"])
-    return {"image_size": [height, width], "mean": [float(m) for m in spec["mean"]],
-            "std": [float(s) for s in spec["std"]]}
+    return {
+        "image_size": [height, width],
+        "mean": [float(m) for m in spec["mean"]],
+        "std": [float(s) for s in spec["std"]],
+    }
 
 
 def _embedding_input(meta: dict[str, Any]) -> dict[str, Any]:
     s = _image_spec(meta)
-    return {"name": "image", "dtype": "float32", "layout": "NCHW",
-            "shape": ["batch", 3, *s["image_size"]], **s, "value_range": VALUE_RANGE}
+    return {
+        "name": "image",
+        "dtype": "float32",
+        "layout": "NCHW",
+        "shape": ["batch", 3, *s["image_size"]],
+        **s,
+        "value_range": VALUE_RANGE,
+    }
 
 
 def _embedding_output(meta: dict[str, Any]) -> dict[str, Any]:
     dim = int(meta["embedding_dim"])
-    return {"name": "embedding", "shape": ["batch", dim], "embedding_dim": dim,
-            "l2_normalized": True, "feature": "BNNeck", "distance": "cosine (= 1 - dot product)"}
+    return {
+        "name": "embedding",
+        "shape": ["batch", dim],
+        "embedding_dim": dim,
+        "l2_normalized": True,
+        "feature": "BNNeck",
+        "distance": "cosine (= 1 - dot product)",
+    }
 
 
 def _embedding_preprocessing(meta: dict[str, Any]) -> list[str]:
     height, width = _image_spec(meta)["image_size"]
-    return ["crop the person box from the RGB frame (clipped to the image)",
-            f"resize to {height} x {width} (height x width)",
-            "scale to [0, 1], subtract mean, divide by std (per channel)",
-            "stack to (3, H, W) and batch"]
+    return [
+        "crop the person box from the RGB frame (clipped to the image)",
+        f"resize to {height} x {width} (height x width)",
+        "scale to [0, 1], subtract mean, divide by std (per channel)",
+        "stack to (3, H, W) and batch",
+    ]
 
 
 def _embedding_extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     return {"class_names": list(meta.get("class_names") or [])}
 
 
-def _compare_embeddings(reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any],
-                        quantized: bool) -> Parity:
+def _compare_embeddings(
+    reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any], quantized: bool
+) -> Parity:
     return embedding_parity(reference, candidate, float(options.get("min_cosine", MIN_COSINE)))
 
 
 def _embedding_onnx_metadata(meta: dict[str, Any]) -> dict[str, Any]:
-    return {"input": _image_spec(meta), "embedding_dim": int(meta["embedding_dim"]),
-            "l2_normalized": True}
+    return {
+        "input": _image_spec(meta),
+        "embedding_dim": int(meta["embedding_dim"]),
+        "l2_normalized": True,
+    }
 
 
 # ------------------------------------------------------------------------------------- detector
@@ -192,51 +234,71 @@ FIXED_SIZE_NOTE = (
     "fixed input size: the network runs at the (H, W) it was trained at, frames of any size are "
     "letterboxed to it (scaled to fit, padded right and bottom); with the size fixed the anchors "
     "are constants of the graph and box decoding is exported with the network, and torchvision's "
-    "internal resize is the identity, so the artifact computes exactly what the eager model does")
+    "internal resize is the identity, so the artifact computes exactly what the eager model does"
+)
 
 
 def _detector_spec(meta: dict[str, Any]) -> dict[str, Any]:
     spec = meta["input"]
     height, width = (int(v) for v in spec["image_size"])
-    return {"image_size": [height, width], "mean": [float(m) for m in spec["mean"]],
-            "std": [float(s) for s in spec["std"]], "resize": "letterbox",
-            "letterbox_pad": str(spec.get("letterbox_pad", "right-bottom")),
-            "pad_value": int(spec.get("pad_value", 114))}
+    return {
+        "image_size": [height, width],
+        "mean": [float(m) for m in spec["mean"]],
+        "std": [float(s) for s in spec["std"]],
+        "resize": "letterbox",
+        "letterbox_pad": str(spec.get("letterbox_pad", "right-bottom")),
+        "pad_value": int(spec.get("pad_value", 114)),
+    }
 
 
 def _detector_input(meta: dict[str, Any]) -> dict[str, Any]:
     s = _detector_spec(meta)
-    return {"name": "images", "dtype": "float32", "layout": "NCHW",
-            "shape": ["batch", 3, *s["image_size"]], **s, "normalised_in_network": True,
-            "value_range": "RGB in [0, 1]; the network normalises with mean/std inside",
-            "fixed_size": FIXED_SIZE_NOTE}
+    return {
+        "name": "images",
+        "dtype": "float32",
+        "layout": "NCHW",
+        "shape": ["batch", 3, *s["image_size"]],
+        **s,
+        "normalised_in_network": True,
+        "value_range": "RGB in [0, 1]; the network normalises with mean/std inside",
+        "fixed_size": FIXED_SIZE_NOTE,
+    }
 
 
 def _detector_preprocessing(meta: dict[str, Any]) -> list[str]:
     s = _detector_spec(meta)
     height, width = s["image_size"]
-    return ["decode RGB frames (uint8, H x W x 3)",
-            f"letterbox to {height} x {width}: scale = min({height} / H, {width} / W), resize "
-            "(area when shrinking, bilinear when enlarging), pad right and bottom with "
-            f"{s['pad_value']}",
-            "scale to [0, 1] (no mean/std: the network normalises inside)",
-            "stack to (3, H, W) and batch",
-            "after post-processing, divide boxes by the scale to get original pixels"]
+    return [
+        "decode RGB frames (uint8, H x W x 3)",
+        f"letterbox to {height} x {width}: scale = min({height} / H, {width} / W), resize "
+        "(area when shrinking, bilinear when enlarging), pad right and bottom with "
+        f"{s['pad_value']}",
+        "scale to [0, 1] (no mean/std: the network normalises inside)",
+        "stack to (3, H, W) and batch",
+        "after post-processing, divide boxes by the scale to get original pixels",
+    ]
 
 
 def _detector_output(exported: det.DetectorExport) -> dict[str, Any]:
     post = exported.post
-    score = ("sqrt(sigmoid(cls) * sigmoid(centerness))" if exported.arch == "fcos"
-             else "sigmoid(cls)")
-    return {"name": "detections", "shape": ["batch", post.num_anchors, 4 + post.num_classes],
-            "box_format": "xyxy", "box_units": "input pixels (letterboxed image), clipped to it",
-            "scores": f"per class, {score}; class 0 is background (scored, as torchvision does)",
-            "postprocessing": "see the card's postprocessing section"}
+    score = (
+        "sqrt(sigmoid(cls) * sigmoid(centerness))" if exported.arch == "fcos" else "sigmoid(cls)"
+    )
+    return {
+        "name": "detections",
+        "shape": ["batch", post.num_anchors, 4 + post.num_classes],
+        "box_format": "xyxy",
+        "box_units": "input pixels (letterboxed image), clipped to it",
+        "scores": f"per class, {score}; class 0 is background (scored, as torchvision does)",
+        "postprocessing": "see the card's postprocessing section",
+    }
 
 
 def _needs_checkpoint(*args: Any) -> Any:
-    raise ValueError("the detector family is specialised per checkpoint: use "
-                     "get_family('detector').for_checkpoint(net, meta)")
+    raise ValueError(
+        "the detector family is specialised per checkpoint: use "
+        "get_family('detector').for_checkpoint(net, meta)"
+    )
 
 
 def _bind_detector(family: Family, net: nn.Module, meta: dict[str, Any]) -> Family:
@@ -244,51 +306,110 @@ def _bind_detector(family: Family, net: nn.Module, meta: dict[str, Any]) -> Fami
     exported = det.DetectorExport(net, meta["input"]["image_size"]).eval()
     post = exported.post
     postprocessing = {
-        "architecture": exported.arch, **post.as_card(),
+        "architecture": exported.arch,
+        **post.as_card(),
         "person_label": int(meta["input"].get("person_label", 1)),
-        "steps": ["per level: scores above score_thresh, the best topk_candidates (anchor, class) "
-                  "pairs", "class-wise NMS at nms_thresh (torchvision.ops.batched_nms)",
-                  "keep the best detections_per_img", "keep label == person_label"],
-        "shared_implementation": "vidlab.export.detector.PostProcess"}
+        "steps": [
+            "per level: scores above score_thresh, the best topk_candidates (anchor, class) pairs",
+            "class-wise NMS at nms_thresh (torchvision.ops.batched_nms)",
+            "keep the best detections_per_img",
+            "keep label == person_label",
+        ],
+        "shared_implementation": "vidlab.export.detector.PostProcess",
+    }
 
-    def compare(reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any],
-                quantized: bool) -> Parity:
+    def compare(
+        reference: np.ndarray, candidate: np.ndarray, options: dict[str, Any], quantized: bool
+    ) -> Parity:
         return det.detection_parity(
-            reference, candidate, post, quantized=quantized,
+            reference,
+            candidate,
+            post,
+            quantized=quantized,
             box_atol=float(options.get("box_atol", det.BOX_ATOL)),
             score_atol=float(options.get("score_atol", det.SCORE_ATOL)),
-            min_agreement=float(options.get("min_box_agreement", det.MIN_BOX_AGREEMENT)))
+            min_agreement=float(options.get("min_box_agreement", det.MIN_BOX_AGREEMENT)),
+        )
 
     def extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-        return {"class_names": list(meta.get("class_names") or ["person"]),
-                "postprocessing": postprocessing}
+        return {
+            "class_names": list(meta.get("class_names") or ["person"]),
+            "postprocessing": postprocessing,
+        }
 
     return replace(
-        family, wrap=lambda _net: exported, output_card=lambda _meta: _detector_output(exported),
-        extra_card=extra, compare=compare, bind=None,
+        family,
+        wrap=lambda _net: exported,
+        output_card=lambda _meta: _detector_output(exported),
+        extra_card=extra,
+        compare=compare,
+        bind=None,
         onnx_metadata=lambda m: {"input": _detector_spec(m), "postprocessing": postprocessing},
-        reference=lambda eager, samples: det.eager_detections(eager.model, samples,
-                                                              post.detections_per_img))
+        reference=lambda eager, samples: det.eager_detections(
+            eager.model, samples, post.detections_per_img
+        ),
+    )
 
 
-FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family(CLASSIFIER, "video", "logits",
-           ("onnx", "torchscript", "torch_export", "onnx_int8", "pt2e_int8", "dynamic_int8",
-            "openvino"),
-           make_exportable, _classifier_input, _classifier_output, _classifier_preprocessing,
-           _classifier_extra, _compare_logits, lambda meta: None),
-    Family(EMBEDDING, "image", "embedding", ("onnx", "torchscript", "torch_export", "openvino"),
-           NormalizedEmbedding, _embedding_input, _embedding_output, _embedding_preprocessing,
-           _embedding_extra, _compare_embeddings, _embedding_onnx_metadata),
-    Family(DETECTOR, "images", "detections", ("onnx", "torchscript", "torch_export", "onnx_int8"),
-           _needs_checkpoint, _detector_input, _needs_checkpoint, _detector_preprocessing,
-           _needs_checkpoint, _needs_checkpoint, _needs_checkpoint, bind=_bind_detector),
-)}
+FAMILIES: dict[str, Family] = {
+    f.name: f
+    for f in (
+        Family(
+            CLASSIFIER,
+            "video",
+            "logits",
+            (
+                "onnx",
+                "torchscript",
+                "torch_export",
+                "onnx_int8",
+                "pt2e_int8",
+                "dynamic_int8",
+                "openvino",
+            ),
+            make_exportable,
+            _classifier_input,
+            _classifier_output,
+            _classifier_preprocessing,
+            _classifier_extra,
+            _compare_logits,
+            lambda meta: None,
+        ),
+        Family(
+            EMBEDDING,
+            "image",
+            "embedding",
+            ("onnx", "torchscript", "torch_export", "openvino"),
+            NormalizedEmbedding,
+            _embedding_input,
+            _embedding_output,
+            _embedding_preprocessing,
+            _embedding_extra,
+            _compare_embeddings,
+            _embedding_onnx_metadata,
+        ),
+        Family(
+            DETECTOR,
+            "images",
+            "detections",
+            ("onnx", "torchscript", "torch_export", "onnx_int8"),
+            _needs_checkpoint,
+            _detector_input,
+            _needs_checkpoint,
+            _detector_preprocessing,
+            _needs_checkpoint,
+            _needs_checkpoint,
+            _needs_checkpoint,
+            bind=_bind_detector,
+        ),
+    )
+}
 
 
 def get_family(name: str) -> Family:
     """The export family called `name` (the checkpoint's family)."""
     if name not in FAMILIES:
-        raise ValueError(f"no export support for model family {name!r}; exportable families: "
-                         f"{sorted(FAMILIES)}")
+        raise ValueError(
+            f"no export support for model family {name!r}; exportable families: {sorted(FAMILIES)}"
+        )
     return FAMILIES[name]

@@ -57,15 +57,21 @@ class ExportContext:
 
     def write_onnx(self, path: Path) -> Path:
         """The fp32 network as ONNX at `path`, with the family's names and metadata."""
-        return onnx_export.export_onnx(self.net, self.example, path,
-                                       opset=int(self.options["opset"]),
-                                       input_name=self.input_name, output_name=self.output_name,
-                                       metadata=self.onnx_metadata)
+        return onnx_export.export_onnx(
+            self.net,
+            self.example,
+            path,
+            opset=int(self.options["opset"]),
+            input_name=self.input_name,
+            output_name=self.output_name,
+            metadata=self.onnx_metadata,
+        )
 
     def calibration_clips(self) -> torch.Tensor:
         if self.calibration is None or len(self.calibration) == 0:
-            raise ValueError("static int8 needs calibration clips; export.num_calibration_clips "
-                             "must be > 0")
+            raise ValueError(
+                "static int8 needs calibration clips; export.num_calibration_clips must be > 0"
+            )
         return self.calibration
 
 
@@ -113,13 +119,15 @@ def _torch_export(ctx: ExportContext, folder: Path) -> list[Path]:
 
 def _onnx_int8(ctx: ExportContext, folder: Path) -> list[Path]:
     options = quantize.OnnxQuantOptions(**ctx.options.get("onnx_int8", {}))
-    return [quantize.quantize_onnx_static(ctx.fp32_onnx(), ctx.calibration_clips(),
-                                          folder / "model_int8.onnx", options)]
+    return [
+        quantize.quantize_onnx_static(
+            ctx.fp32_onnx(), ctx.calibration_clips(), folder / "model_int8.onnx", options
+        )
+    ]
 
 
 def _pt2e_int8(ctx: ExportContext, folder: Path) -> list[Path]:
-    return [quantize.quantize_pt2e_x86(ctx.net, ctx.calibration_clips(),
-                                       folder / "model_int8.pt2")]
+    return [quantize.quantize_pt2e_x86(ctx.net, ctx.calibration_clips(), folder / "model_int8.pt2")]
 
 
 def _dynamic_int8(ctx: ExportContext, folder: Path) -> list[Path]:
@@ -131,15 +139,18 @@ def _openvino(ctx: ExportContext, folder: Path) -> list[Path]:
     return [xml, xml.with_suffix(".bin")]
 
 
-FORMATS: dict[str, ExportFormat] = {f.name: f for f in (
-    ExportFormat("onnx", "onnxruntime", False, _onnx),
-    ExportFormat("torchscript", "torchscript", False, _torchscript),
-    ExportFormat("torch_export", "torch_export", False, _torch_export),
-    ExportFormat("onnx_int8", "onnxruntime", True, _onnx_int8),
-    ExportFormat("pt2e_int8", "torch_export", True, _pt2e_int8, requires="torchao"),
-    ExportFormat("dynamic_int8", "torchscript", True, _dynamic_int8),
-    ExportFormat("openvino", "openvino", False, _openvino, requires="openvino"),
-)}
+FORMATS: dict[str, ExportFormat] = {
+    f.name: f
+    for f in (
+        ExportFormat("onnx", "onnxruntime", False, _onnx),
+        ExportFormat("torchscript", "torchscript", False, _torchscript),
+        ExportFormat("torch_export", "torch_export", False, _torch_export),
+        ExportFormat("onnx_int8", "onnxruntime", True, _onnx_int8),
+        ExportFormat("pt2e_int8", "torch_export", True, _pt2e_int8, requires="torchao"),
+        ExportFormat("dynamic_int8", "torchscript", True, _dynamic_int8),
+        ExportFormat("openvino", "openvino", False, _openvino, requires="openvino"),
+    )
+}
 
 
 def get_format(name: str) -> ExportFormat:

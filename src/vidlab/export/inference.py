@@ -70,16 +70,18 @@ def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.nda
     """
     spec, sampling = card["input"], card["sampling"]
     frames_per_clip, frame_stride = int(sampling["num_frames"]), int(sampling["frame_stride"])
-    transform = VideoEvalTransform(crop_size=int(spec["crop_size"]),
-                                   short_side=int(spec["short_side"]))
+    transform = VideoEvalTransform(
+        crop_size=int(spec["crop_size"]), short_side=int(spec["short_side"])
+    )
     mean = torch.tensor(spec["mean"], dtype=torch.float32).view(1, 3, 1, 1)
     std = torch.tensor(spec["std"], dtype=torch.float32).view(1, 3, 1, 1)
     offsets = np.arange(frames_per_clip, dtype=np.int64) * frame_stride
     shape: list[tuple[int, int]] = []
 
     def choose(info: VideoInfo) -> np.ndarray:
-        starts = window_starts(info.num_frames, frames_per_clip * frame_stride,
-                               int(sampling["window_stride"]))
+        starts = window_starts(
+            info.num_frames, frames_per_clip * frame_stride, int(sampling["window_stride"])
+        )
         indices = np.minimum(starts[:, None] + offsets[None, :], info.num_frames - 1)  # (W, T)
         shape[:] = [indices.shape]
         return indices.reshape(-1)
@@ -94,15 +96,18 @@ def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.nda
     return starts, torch.stack(clips).numpy()
 
 
-def load_classifier_bundle(bundle_dir: str | Path,
-                           threads: int | None = None) -> tuple[dict, Predictor]:
+def load_classifier_bundle(
+    bundle_dir: str | Path, threads: int | None = None
+) -> tuple[dict, Predictor]:
     """The card and predictor of a classifier bundle (`vidlab.export.runtime.load_bundle`: files
     checked against the card's SHA-256), its card checked for what inference reads."""
     bundle = load_bundle(bundle_dir, threads)
     path = Path(bundle_dir) / CARD_NAME
     if bundle.family != "classifier":
-        raise UserError(f"{path}: a bundle of a {bundle.family} model; video classification "
-                        "needs a classifier bundle")
+        raise UserError(
+            f"{path}: a bundle of a {bundle.family} model; video classification "
+            "needs a classifier bundle"
+        )
     check_card(bundle.card, path)
     return bundle.card, bundle.predict
 
@@ -154,8 +159,12 @@ def _predict_all(predict: Predictor, clips: np.ndarray, card: dict, bundle_dir: 
     return np.concatenate(outputs)
 
 
-def classify_video(bundle_dir: str | Path, video_path: str | Path, top_k: int = DEFAULT_TOP_K,
-                   threads: int | None = None) -> VideoPrediction:
+def classify_video(
+    bundle_dir: str | Path,
+    video_path: str | Path,
+    top_k: int = DEFAULT_TOP_K,
+    threads: int | None = None,
+) -> VideoPrediction:
     """Classify `video_path` with the bundle in `bundle_dir` (any format) over sliding windows.
 
     Raises:
@@ -189,8 +198,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     with report_user_errors(extra=(VideoDecodeError,)):
         result = classify_video(args.bundle_dir, args.video, args.top_k, args.threads)
-    print_table(f"{Path(args.video).name}: {len(result.window_starts)} windows",
-                ["class", "probability"], result.top)
+    print_table(
+        f"{Path(args.video).name}: {len(result.window_starts)} windows",
+        ["class", "probability"],
+        result.top,
+    )
 
 
 def _positive_int(text: str) -> int:

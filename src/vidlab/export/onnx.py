@@ -19,8 +19,13 @@ DEFAULT_OPSET = 18
 METADATA_PREFIX = "vidlab."
 
 
-def onnx_program(net: nn.Module, example: torch.Tensor, input_names: list[str],
-                 output_names: list[str], opset: int = DEFAULT_OPSET) -> torch.onnx.ONNXProgram:
+def onnx_program(
+    net: nn.Module,
+    example: torch.Tensor,
+    input_names: list[str],
+    output_names: list[str],
+    opset: int = DEFAULT_OPSET,
+) -> torch.onnx.ONNXProgram:
     """The dynamo exporter's ONNX program of `net` with a dynamic batch dimension.
 
     The network goes through `export_dynamic_batch` first. Handing the dynamo exporter a batch-1
@@ -30,14 +35,26 @@ def onnx_program(net: nn.Module, example: torch.Tensor, input_names: list[str],
     batch 2 (the TimeSformer did).
     """
     with torch.no_grad():
-        return torch.onnx.export(export_dynamic_batch(net, example), (example,),
-                                 input_names=input_names, output_names=output_names,
-                                 opset_version=opset, dynamo=True)
+        return torch.onnx.export(
+            export_dynamic_batch(net, example),
+            (example,),
+            input_names=input_names,
+            output_names=output_names,
+            opset_version=opset,
+            dynamo=True,
+        )
 
 
-def export_onnx(net: nn.Module, example: torch.Tensor, path: str | Path, *,
-                opset: int = DEFAULT_OPSET, input_name: str = "video", output_name: str = "logits",
-                metadata: dict[str, Any] | None = None) -> Path:
+def export_onnx(
+    net: nn.Module,
+    example: torch.Tensor,
+    path: str | Path,
+    *,
+    opset: int = DEFAULT_OPSET,
+    input_name: str = "video",
+    output_name: str = "logits",
+    metadata: dict[str, Any] | None = None,
+) -> Path:
     """Export `net` (eval mode) to ONNX with a dynamic batch dimension.
 
     Args:
@@ -80,5 +97,8 @@ def read_onnx_metadata(path: str | Path) -> dict[str, Any]:
     import onnx
 
     model = onnx.load(str(path), load_external_data=False)
-    return {p.key[len(METADATA_PREFIX):]: json.loads(p.value)
-            for p in model.metadata_props if p.key.startswith(METADATA_PREFIX)}
+    return {
+        p.key[len(METADATA_PREFIX) :]: json.loads(p.value)
+        for p in model.metadata_props
+        if p.key.startswith(METADATA_PREFIX)
+    }

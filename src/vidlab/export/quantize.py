@@ -72,7 +72,7 @@ class _ClipReader:
 
     def __init__(self, input_name: str, clips: np.ndarray, batch: int) -> None:
         self.input_name = input_name
-        self.chunks = [clips[i:i + batch] for i in range(0, len(clips), batch)]
+        self.chunks = [clips[i : i + batch] for i in range(0, len(clips), batch)]
         self.batches: Iterator[np.ndarray] = iter(self.chunks)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
@@ -93,9 +93,13 @@ def _quant_type(name: str):
     return types[name]
 
 
-def quantize_onnx_static(fp32_path: str | Path, calibration: torch.Tensor, path: str | Path,
-                         options: OnnxQuantOptions = OnnxQuantOptions(),
-                         calibration_batch: int = CALIBRATION_BATCH) -> Path:
+def quantize_onnx_static(
+    fp32_path: str | Path,
+    calibration: torch.Tensor,
+    path: str | Path,
+    options: OnnxQuantOptions = OnnxQuantOptions(),
+    calibration_batch: int = CALIBRATION_BATCH,
+) -> Path:
     """Static int8 of the ONNX model at `fp32_path`, calibrated on `calibration` (N, C, T, H, W).
 
     Returns:
@@ -116,7 +120,9 @@ def quantize_onnx_static(fp32_path: str | Path, calibration: torch.Tensor, path:
         session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
         reader = _ClipReader(session.get_inputs()[0].name, calibration.numpy(), calibration_batch)
         quantize_static(
-            str(source), str(path), reader,
+            str(source),
+            str(path),
+            reader,
             quant_format=QuantFormat.from_string(options.quant_format),
             per_channel=options.per_channel,
             activation_type=_quant_type(options.activation_type),
@@ -125,8 +131,13 @@ def quantize_onnx_static(fp32_path: str | Path, calibration: torch.Tensor, path:
             calibrate_method=CalibrationMethod[options.calibration_method],
             nodes_to_exclude=output_nodes(source) if options.fp32_output_layer else None,
         )
-    log.info("Wrote int8 ONNX model %s (%s, per_channel=%s, calibrated on %d clips)", path,
-             options.quant_format, options.per_channel, len(calibration))
+    log.info(
+        "Wrote int8 ONNX model %s (%s, per_channel=%s, calibrated on %d clips)",
+        path,
+        options.quant_format,
+        options.per_channel,
+        len(calibration),
+    )
     return path
 
 

@@ -64,8 +64,10 @@ class EmbeddingParity:
 
     def describe(self) -> str:
         """One line with the criterion and its figures."""
-        return (f"min cosine similarity {self.min_cosine:.6f} (required >= {self.threshold}) on "
-                f"{self.num_samples} crops")
+        return (
+            f"min cosine similarity {self.min_cosine:.6f} (required >= {self.threshold}) on "
+            f"{self.num_samples} crops"
+        )
 
     def as_dict(self) -> dict[str, float | int | bool]:
         return {

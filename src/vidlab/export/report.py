@@ -64,8 +64,9 @@ class ExportRow:
     file: str
 
 
-def median_latency_ms(predict: Predictor, clips: np.ndarray, batch: int,
-                      options: LatencyOptions) -> float:
+def median_latency_ms(
+    predict: Predictor, clips: np.ndarray, batch: int, options: LatencyOptions
+) -> float:
     """Median wall time (ms) of `predict` on a batch of `batch` clips (repeated if too few)."""
     reps = -(-batch // len(clips))
     inputs = np.ascontiguousarray(np.concatenate([clips] * reps)[:batch], dtype=np.float32)
@@ -89,8 +90,9 @@ def files_size_mb(paths: list[Path]) -> float:
     return sum(p.stat().st_size for p in paths) / 2**20
 
 
-def write_report(rows: list[ExportRow], out_dir: Path, *, threads: int,
-                 print_it: bool = True) -> tuple[Path, Path]:
+def write_report(
+    rows: list[ExportRow], out_dir: Path, *, threads: int, print_it: bool = True
+) -> tuple[Path, Path]:
     """Write ``export_report.csv`` and ``export_report.md`` to `out_dir` (and print the table)."""
     columns = [f.name for f in fields(ExportRow)]
     csv_path = out_dir / "export_report.csv"
@@ -102,16 +104,22 @@ def write_report(rows: list[ExportRow], out_dir: Path, *, threads: int,
     shown = [c for c in columns if c not in ("threads", "file")]
     table = [[_fmt(getattr(r, c)) for c in shown] for r in rows]
     md_path = out_dir / "export_report.md"
-    lines = [f"# Export report\n\nCPU threads: {threads} (torch.get_num_threads = ORT/OpenVINO "
-             "intra-op threads). Latency: median of timed runs after warm-up, ms per call.\n",
-             "| " + " | ".join(shown) + " |", "|" + "---|" * len(shown)]
+    lines = [
+        f"# Export report\n\nCPU threads: {threads} (torch.get_num_threads = ORT/OpenVINO "
+        "intra-op threads). Latency: median of timed runs after warm-up, ms per call.\n",
+        "| " + " | ".join(shown) + " |",
+        "|" + "---|" * len(shown),
+    ]
     lines += ["| " + " | ".join(r) + " |" for r in table]
     md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     if print_it:
         printed = [c for c in shown if c != "top1_drop"]
-        print_table(f"Export report ({threads} CPU threads)", printed,
-                    [[r[shown.index(c)] for c in printed] for r in table],
-                    Console(width=CONSOLE_WIDTH))
+        print_table(
+            f"Export report ({threads} CPU threads)",
+            printed,
+            [[r[shown.index(c)] for c in printed] for r in table],
+            Console(width=CONSOLE_WIDTH),
+        )
     log.info("Wrote %s and %s", csv_path, md_path)
     return csv_path, md_path
 

@@ -120,8 +120,9 @@ class Bundle:
     @property
     def fingerprint(self) -> str:
         """A short hash of the bundle's model files and preprocessing (cache keys)."""
-        digest = hashlib.sha1(json.dumps([self.card.get("sha256"), self.card["input"]],
-                                         sort_keys=True).encode())
+        digest = hashlib.sha1(
+            json.dumps([self.card.get("sha256"), self.card["input"]], sort_keys=True).encode()
+        )
         return f"{self.card['format']}-" + digest.hexdigest()[:16]
 
 
@@ -136,9 +137,12 @@ def verify_files(bundle_dir: Path, card: dict[str, Any]) -> None:
 
     hashes = card.get("sha256")
     if not hashes:
-        log.warning("%s: the card (version %s) records no SHA-256 of its model files; they are not "
-                    "verified (re-export to get a checked bundle)", bundle_dir,
-                    card.get("card_version"))
+        log.warning(
+            "%s: the card (version %s) records no SHA-256 of its model files; they are not "
+            "verified (re-export to get a checked bundle)",
+            bundle_dir,
+            card.get("card_version"),
+        )
         return
     for name in card.get("files", [card["file"]]):
         path = bundle_dir / name
@@ -149,11 +153,13 @@ def verify_files(bundle_dir: Path, card: dict[str, Any]) -> None:
             raise BundleError(
                 f"{path}: SHA-256 {found[:16]}... does not match the card's "
                 f"{str(hashes.get(name))[:16]}...: the file changed after export; refusing to "
-                "serve it (re-export the checkpoint)")
+                "serve it (re-export the checkpoint)"
+            )
 
 
-def load_bundle(bundle_dir: str | Path, threads: int | None = None, *,
-                verify: bool = True) -> Bundle:
+def load_bundle(
+    bundle_dir: str | Path, threads: int | None = None, *, verify: bool = True
+) -> Bundle:
     """Load any export bundle by its card: classifiers, embedders, and later detectors.
 
     Args:

@@ -95,12 +95,14 @@ InputsFn = Callable[[Family, dict[str, Any], bool], ExportInputs]
 
 def predict_all(predict: Predictor, inputs: np.ndarray) -> np.ndarray:
     """Outputs of (N, ...) inputs, `PREDICT_BATCH` at a time."""
-    return np.concatenate([predict(inputs[i:i + PREDICT_BATCH])
-                           for i in range(0, len(inputs), PREDICT_BATCH)])
+    return np.concatenate(
+        [predict(inputs[i : i + PREDICT_BATCH]) for i in range(0, len(inputs), PREDICT_BATCH)]
+    )
 
 
-def requested_formats(family: Family, names: Sequence[str], *,
-                      skip_unavailable: bool = False) -> list[ExportFormat]:
+def requested_formats(
+    family: Family, names: Sequence[str], *, skip_unavailable: bool = False
+) -> list[ExportFormat]:
     """The formats to write for `family`.
 
     Formats the family cannot be written to are skipped with a warning; formats whose package is
@@ -110,8 +112,12 @@ def requested_formats(family: Family, names: Sequence[str], *,
     for name in names:
         fmt = get_format(str(name))
         if fmt.name not in family.formats:
-            log.warning("Skipping export format %s: a %s model is exported to %s", fmt.name,
-                        family.name, list(family.formats))
+            log.warning(
+                "Skipping export format %s: a %s model is exported to %s",
+                fmt.name,
+                family.name,
+                list(family.formats),
+            )
             continue
         reason = fmt.unavailable_reason()
         if reason is None:
@@ -121,8 +127,10 @@ def requested_formats(family: Family, names: Sequence[str], *,
         else:
             raise RuntimeError(f"export format {fmt.name!r} is unavailable: {reason}")
     if not formats:
-        raise ValueError(f"none of the export formats {list(names)} can be written for a "
-                         f"{family.name} model; choose from {list(family.formats)}")
+        raise ValueError(
+            f"none of the export formats {list(names)} can be written for a "
+            f"{family.name} model; choose from {list(family.formats)}"
+        )
     return formats
 
 
@@ -159,19 +167,32 @@ class _Run:
         return self.family.accuracy(self.reference, self.inputs.labels)
 
 
-def _row(run: _Run, name: str, files: list[Path], predict: Predictor, outputs: np.ndarray,
-         parity: Parity | None) -> ExportRow:
+def _row(
+    run: _Run,
+    name: str,
+    files: list[Path],
+    predict: Predictor,
+    outputs: np.ndarray,
+    parity: Parity | None,
+) -> ExportRow:
     samples = run.inputs.samples.numpy()
     lat = latencies(predict, samples, run.bench)
     accuracy = run.family.accuracy(outputs, run.inputs.labels)
     size = files_size_mb(files) if files else _state_size_mb(run.eager)
     return ExportRow(
-        name, size, lat[1], lat[8], accuracy, True if parity is None else parity.ok,
+        name,
+        size,
+        lat[1],
+        lat[8],
+        accuracy,
+        True if parity is None else parity.ok,
         run.eager_accuracy - accuracy,
         0.0 if parity is None else parity.max_abs_diff,
         1.0 if parity is None else float(getattr(parity, "top1_agreement", math.nan)),
-        _min_cosine(run.family, parity), run.threads,
-        str(files[0].relative_to(run.out_dir)) if files else "")
+        _min_cosine(run.family, parity),
+        run.threads,
+        str(files[0].relative_to(run.out_dir)) if files else "",
+    )
 
 
 def _min_cosine(family: Family, parity: Parity | None) -> float:
@@ -186,8 +207,9 @@ def _state_size_mb(net: nn.Module) -> float:
     return buffer.tell() / 2**20
 
 
-def _export_one(run: _Run, fmt: ExportFormat, ctx: ExportContext) -> tuple[ExportRow, Parity,
-                                                                           list[Path]]:
+def _export_one(
+    run: _Run, fmt: ExportFormat, ctx: ExportContext
+) -> tuple[ExportRow, Parity, list[Path]]:
     """Write, verify and time one format."""
     files = fmt.write(ctx, run.out_dir / "bundles" / fmt.name)
     predict = load_predictor(files[0], fmt.runtime, run.threads)
@@ -197,8 +219,14 @@ def _export_one(run: _Run, fmt: ExportFormat, ctx: ExportContext) -> tuple[Expor
     return _row(run, fmt.name, files, predict, outputs, parity), parity, files
 
 
-def _run_gates(run: _Run, gates: Sequence[Gate], fmt: str, bundle_dir: Path,
-               details: dict[str, Any], metrics: dict[str, float]) -> list[str]:
+def _run_gates(
+    run: _Run,
+    gates: Sequence[Gate],
+    fmt: str,
+    bundle_dir: Path,
+    details: dict[str, Any],
+    metrics: dict[str, float],
+) -> list[str]:
     """Run the gates that check `fmt`; returns the names of those that failed."""
     failed = []
     for gate in gates:
@@ -206,8 +234,9 @@ def _run_gates(run: _Run, gates: Sequence[Gate], fmt: str, bundle_dir: Path,
             continue
         results = gate(run.eager, bundle_dir)
         ok = all(r.ok for r in results)
-        details.setdefault("gates", {}).setdefault(fmt, {})[gate.name] = [r.as_dict()
-                                                                            for r in results]
+        details.setdefault("gates", {}).setdefault(fmt, {})[gate.name] = [
+            r.as_dict() for r in results
+        ]
         metrics[f"export/{fmt}/{gate.name}"] = float(ok)
         log.info("%s gate %s: %s", fmt, gate.name, "ok" if ok else "FAILED")
         if not ok:
@@ -215,8 +244,13 @@ def _run_gates(run: _Run, gates: Sequence[Gate], fmt: str, bundle_dir: Path,
     return failed
 
 
-def export_checkpoint(ckpt_path: str | Path, out_dir: str | Path, options: dict[str, Any],
-                      inputs_fn: InputsFn, gates: Sequence[Gate] = ()) -> dict[str, float]:
+def export_checkpoint(
+    ckpt_path: str | Path,
+    out_dir: str | Path,
+    options: dict[str, Any],
+    inputs_fn: InputsFn,
+    gates: Sequence[Gate] = (),
+) -> dict[str, float]:
     """Export a checkpoint of any family to the requested formats (see the module docstring).
 
     Args:
@@ -240,15 +274,28 @@ def export_checkpoint(ckpt_path: str | Path, out_dir: str | Path, options: dict[
     eager = family.wrap(net).eval()
     threads = int(options.get("threads") or torch.get_num_threads())
     torch.set_num_threads(threads)
-    formats = requested_formats(family, options["formats"],
-                                skip_unavailable=bool(options.get("skip_unavailable", False)))
+    formats = requested_formats(
+        family, options["formats"], skip_unavailable=bool(options.get("skip_unavailable", False))
+    )
     need_calibration = any(f.quantized for f in formats)
     inputs = inputs_fn(family, meta, need_calibration)
-    reference = (family.reference(eager, inputs.samples) if family.reference is not None
-                 else predict_all(torch_predictor(eager), inputs.samples.numpy()))
-    run = _Run(family, eager, meta, ckpt_path, out_dir, options, inputs, reference,
-               LatencyOptions(warmup=int(options["warmup_runs"]), runs=int(options["timed_runs"])),
-               threads)
+    reference = (
+        family.reference(eager, inputs.samples)
+        if family.reference is not None
+        else predict_all(torch_predictor(eager), inputs.samples.numpy())
+    )
+    run = _Run(
+        family,
+        eager,
+        meta,
+        ckpt_path,
+        out_dir,
+        options,
+        inputs,
+        reference,
+        LatencyOptions(warmup=int(options["warmup_runs"]), runs=int(options["timed_runs"])),
+        threads,
+    )
 
     rows = [_row(run, BASELINE, [], torch_predictor(eager), reference, None)]
     metrics: dict[str, float] = {f"export/{k}": float(v) for k, v in inputs.notes.items()}
@@ -256,32 +303,58 @@ def export_checkpoint(ckpt_path: str | Path, out_dir: str | Path, options: dict[
     details: dict[str, Any] = {"family": family.name, "parity": {}, "rejected": {}}
     failures = []
     with scratch_dir() as work:
-        ctx = ExportContext(eager, inputs.samples[:1], inputs.calibration, options, Path(work),
-                            input_name=family.input_name, output_name=family.output_name,
-                            onnx_metadata=family.onnx_metadata(meta))
+        ctx = ExportContext(
+            eager,
+            inputs.samples[:1],
+            inputs.calibration,
+            options,
+            Path(work),
+            input_name=family.input_name,
+            output_name=family.output_name,
+            onnx_metadata=family.onnx_metadata(meta),
+        )
         for fmt in formats:
             row, parity, files = _export_one(run, fmt, ctx)
             rows.append(row)
             details["parity"][fmt.name] = parity.as_dict()
             failed = [] if parity.ok else [f"parity: {parity.describe()}"]
             if parity.ok:
-                write_card(files[0].parent, make_card(
-                    family=family, fmt=fmt.name, runtime=fmt.runtime, files=files, meta=meta,
-                    ckpt_path=ckpt_path, options=options, parity=parity.as_dict(),
-                    extra=options.get(fmt.name) if isinstance(options.get(fmt.name), dict)
-                    else None))
-                failed = [f"gate {g}" for g in _run_gates(run, gates, fmt.name,
-                                                          files[0].parent, details, metrics)]
+                write_card(
+                    files[0].parent,
+                    make_card(
+                        family=family,
+                        fmt=fmt.name,
+                        runtime=fmt.runtime,
+                        files=files,
+                        meta=meta,
+                        ckpt_path=ckpt_path,
+                        options=options,
+                        parity=parity.as_dict(),
+                        extra=options.get(fmt.name)
+                        if isinstance(options.get(fmt.name), dict)
+                        else None,
+                    ),
+                )
+                failed = [
+                    f"gate {g}"
+                    for g in _run_gates(run, gates, fmt.name, files[0].parent, details, metrics)
+                ]
             if failed:
                 moved = reject(files)
                 details["rejected"][fmt.name] = [str(p) for p in moved]
-                failures.append(f"{fmt.name}: {'; '.join(failed)}; moved to "
-                                f"{', '.join(p.name for p in moved)}")
+                failures.append(
+                    f"{fmt.name}: {'; '.join(failed)}; moved to {', '.join(p.name for p in moved)}"
+                )
     write_report(rows, out_dir, threads=threads)
     metrics |= _row_metrics(rows)
     details |= {"ok": not failures, "failures": failures, "threads": threads}
-    write_metrics(out_dir / "metrics.json", task="export", metrics=metrics, details=details,
-                  provenance=_provenance(ckpt_path))
+    write_metrics(
+        out_dir / "metrics.json",
+        task="export",
+        metrics=metrics,
+        details=details,
+        provenance=_provenance(ckpt_path),
+    )
     if failures:
         raise ParityError("export parity failed for " + "; ".join(failures))
     return metrics
@@ -289,10 +362,22 @@ def export_checkpoint(ckpt_path: str | Path, out_dir: str | Path, options: dict[
 
 def _row_metrics(rows: list[ExportRow]) -> dict[str, float]:
     """Flat ``export/<format>/<figure>`` metrics of the report rows (NaN figures left out)."""
-    keys = ("size_mb", "latency_ms_b1", "latency_ms_b8", "top1", "top1_drop", "max_abs_diff",
-            "top1_agreement", "min_cosine")
-    metrics = {f"export/{r.format}/{k}": float(getattr(r, k)) for r in rows for k in keys
-               if not math.isnan(float(getattr(r, k)))}
+    keys = (
+        "size_mb",
+        "latency_ms_b1",
+        "latency_ms_b8",
+        "top1",
+        "top1_drop",
+        "max_abs_diff",
+        "top1_agreement",
+        "min_cosine",
+    )
+    metrics = {
+        f"export/{r.format}/{k}": float(getattr(r, k))
+        for r in rows
+        for k in keys
+        if not math.isnan(float(getattr(r, k)))
+    }
     metrics.update({f"export/{r.format}/parity_ok": float(r.parity_ok) for r in rows})
     return metrics
 
@@ -300,5 +385,8 @@ def _row_metrics(rows: list[ExportRow]) -> dict[str, float]:
 def _provenance(ckpt_path: Path) -> dict[str, Any]:
     from vidlab.utils.runinfo import file_sha256, git_commit, package_versions
 
-    return {"checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)},
-            "versions": package_versions(), "git_commit": git_commit()}
+    return {
+        "checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)},
+        "versions": package_versions(),
+        "git_commit": git_commit(),
+    }

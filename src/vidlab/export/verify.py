@@ -49,22 +49,37 @@ class ParityResult:
     def describe(self) -> str:
         """One line naming the failed (or passed) criterion and its figures."""
         if self.min_top1_agreement is not None:
-            return (f"top-1 agreement {self.top1_agreement:.4f} (required >= "
-                    f"{self.min_top1_agreement:.4f}) on {self.num_samples} validation clips")
-        return (f"max |logit difference| {self.max_abs_diff:.3g} (allowed <= {self.atol:.3g}) "
-                f"on {self.num_samples} validation clips")
+            return (
+                f"top-1 agreement {self.top1_agreement:.4f} (required >= "
+                f"{self.min_top1_agreement:.4f}) on {self.num_samples} validation clips"
+            )
+        return (
+            f"max |logit difference| {self.max_abs_diff:.3g} (allowed <= {self.atol:.3g}) "
+            f"on {self.num_samples} validation clips"
+        )
 
     def as_dict(self) -> dict[str, float | int | bool | None]:
-        return {"max_abs_diff": self.max_abs_diff, "top1_agreement": self.top1_agreement,
-                "atol": self.atol, "min_top1_agreement": self.min_top1_agreement,
-                "num_samples": self.num_samples, "ok": self.ok}
+        return {
+            "max_abs_diff": self.max_abs_diff,
+            "top1_agreement": self.top1_agreement,
+            "atol": self.atol,
+            "min_top1_agreement": self.min_top1_agreement,
+            "num_samples": self.num_samples,
+            "ok": self.ok,
+        }
 
 
-def compare_outputs(reference: np.ndarray, candidate: np.ndarray, atol: float,
-                    min_top1_agreement: float | None = None) -> ParityResult:
+def compare_outputs(
+    reference: np.ndarray,
+    candidate: np.ndarray,
+    atol: float,
+    min_top1_agreement: float | None = None,
+) -> ParityResult:
     """Parity figures of two (N, K) output arrays (eager `reference`, exported `candidate`)."""
     if reference.shape != candidate.shape:
-        raise ParityError(f"output shapes differ: eager {reference.shape}, export {candidate.shape}")
+        raise ParityError(
+            f"output shapes differ: eager {reference.shape}, export {candidate.shape}"
+        )
     return ParityResult(
         max_abs_diff=float(np.max(np.abs(reference - candidate))),
         top1_agreement=float(np.mean(reference.argmax(1) == candidate.argmax(1))),
@@ -74,8 +89,9 @@ def compare_outputs(reference: np.ndarray, candidate: np.ndarray, atol: float,
     )
 
 
-def check_onnx_parity(path: str | Path, net: nn.Module, inputs: torch.Tensor,
-                      atol: float = 1e-4) -> ParityResult:
+def check_onnx_parity(
+    path: str | Path, net: nn.Module, inputs: torch.Tensor, atol: float = 1e-4
+) -> ParityResult:
     """Run `inputs` (N, ...) through the eager `net` and the ONNX file; compare the outputs.
 
     The whole batch goes through ONNX Runtime at once, which also exercises the dynamic batch

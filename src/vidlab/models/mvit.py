@@ -34,8 +34,9 @@ class MViTv2(VideoBackbone):
         drop_path_rate: stochastic depth (linearly increasing over blocks), as torchvision's.
     """
 
-    def __init__(self, *, num_classes: int, dropout_rate: float = 0.5,
-                 drop_path_rate: float = 0.2) -> None:
+    def __init__(
+        self, *, num_classes: int, dropout_rate: float = 0.5, drop_path_rate: float = 0.2
+    ) -> None:
         super().__init__()
         net = mvit_v2_s(weights=None, dropout=dropout_rate, stochastic_depth_prob=drop_path_rate)
         self.conv_proj = net.conv_proj
@@ -68,7 +69,8 @@ class MViTv2(VideoBackbone):
         return {"pos_encoding.class_token"}
 
 
-def create_mvit_v2_s(*, num_classes: int, dropout_rate: float = 0.5,
-                     drop_path_rate: float = 0.2) -> MViTv2:
+def create_mvit_v2_s(
+    *, num_classes: int, dropout_rate: float = 0.5, drop_path_rate: float = 0.2
+) -> MViTv2:
     """MViTv2-S (torchvision ``mvit_v2_s``), randomly initialised."""
     return MViTv2(num_classes=num_classes, dropout_rate=dropout_rate, drop_path_rate=drop_path_rate)

@@ -25,8 +25,10 @@ import torch
 from vidlab.models.base import VideoBackbone
 
 PYSLOWFAST_ZOO = "PySlowFast MODEL_ZOO.md (facebookresearch/SlowFast), X3D table"
-PYTORCHVIDEO_ZOO = ("pytorchvideo docs/source/model_zoo.md, Kinetics-400 table (per view of "
-                    "3 x 10; views are 256x256 test crops as in the SlowFast paper)")
+PYTORCHVIDEO_ZOO = (
+    "pytorchvideo docs/source/model_zoo.md, Kinetics-400 table (per view of "
+    "3 x 10; views are 256x256 test crops as in the SlowFast paper)"
+)
 TEST_CROP = 256  # SlowFast-paper test views: 3 crops of 256x256 per clip
 TORCHVISION_META = "torchvision {weights}.meta (_ops, num_params)"
 TIMESFORMER_PAPER = "TimeSformer paper (arXiv 2102.05095) Table 1, params"
@@ -89,22 +91,48 @@ def _pytorchvideo_ref(params_m: float, gflops: float) -> Reference:
 
 def _x3d(name: str, frames: int, crop: int, depth: float, ref: Reference) -> ModelSpec:
     # X3D paper settings: width 2.0, bottleneck 2.25, head 2048 for XS/S/M/L; depth 2.2 or 5.0.
-    kwargs = {"width_factor": 2.0, "depth_factor": depth, "bottleneck_factor": 2.25,
-              "head_dim_out": 2048}
-    return ModelSpec(name, "vidlab.models.x3d.create_x3d", kwargs, frames, crop,
-                     sized_builder=True, reference=ref)
+    kwargs = {
+        "width_factor": 2.0,
+        "depth_factor": depth,
+        "bottleneck_factor": 2.25,
+        "head_dim_out": 2048,
+    }
+    return ModelSpec(
+        name,
+        "vidlab.models.x3d.create_x3d",
+        kwargs,
+        frames,
+        crop,
+        sized_builder=True,
+        reference=ref,
+    )
 
 
-def _slowfast(name: str, depth: int, alpha: int, fusion: int, frames: int,
-              ref: Reference) -> ModelSpec:
+def _slowfast(
+    name: str, depth: int, alpha: int, fusion: int, frames: int, ref: Reference
+) -> ModelSpec:
     kwargs = {"depth": depth, "alpha": alpha, "fusion_kernel": fusion}
-    return ModelSpec(name, "vidlab.models.slowfast.create_slowfast", kwargs, frames, 224,
-                     slowfast_alpha=alpha, reference=ref)
+    return ModelSpec(
+        name,
+        "vidlab.models.slowfast.create_slowfast",
+        kwargs,
+        frames,
+        224,
+        slowfast_alpha=alpha,
+        reference=ref,
+    )
 
 
 def _timesformer(name: str, attention: str, ref: Reference | None) -> ModelSpec:
-    return ModelSpec(name, "vidlab.models.timesformer.create_timesformer",
-                     {"attention_type": attention}, 8, 224, sized_builder=True, reference=ref)
+    return ModelSpec(
+        name,
+        "vidlab.models.timesformer.create_timesformer",
+        {"attention_type": attention},
+        8,
+        224,
+        sized_builder=True,
+        reference=ref,
+    )
 
 
 _SPECS: tuple[ModelSpec, ...] = (
@@ -116,26 +144,63 @@ _SPECS: tuple[ModelSpec, ...] = (
     _slowfast("slowfast_r50_8x8", 50, 4, 7, 32, _pytorchvideo_ref(34.57, 65.71)),
     _slowfast("slowfast_r50_4x16", 50, 8, 5, 32, _pytorchvideo_ref(34.48, 36.69)),
     _slowfast("slowfast_r101_8x8", 101, 4, 5, 32, _pytorchvideo_ref(62.83, 127.20)),
-    _timesformer("timesformer_base_8x224", "divided_space_time",
-                 Reference(121.4, TIMESFORMER_TFLOPS * GIGA_PER_TERA / TIMESFORMER_TEST_VIEWS,
-                           TIMESFORMER_PAPER_FLOPS)),
-    _timesformer("timesformer_base_8x224_jointst", "joint_space_time",
-                 Reference(85.9, None, TIMESFORMER_PAPER)),
-    _timesformer("timesformer_base_8x224_spaceonly", "space_only",
-                 Reference(85.9, None, TIMESFORMER_PAPER)),
-    ModelSpec("r2plus1d_18", "vidlab.models.torchvision_models.create_r2plus1d_18", {}, 16, 112,
-              reference=Reference(31.505, 40.519,
-                                  TORCHVISION_META.format(weights="R2Plus1D_18_Weights"))),
-    ModelSpec("r3d_18", "vidlab.models.torchvision_models.create_r3d_18", {}, 16, 112,
-              reference=Reference(33.371, 40.697,
-                                  TORCHVISION_META.format(weights="R3D_18_Weights"))),
-    ModelSpec("mvit_v2_s", "vidlab.models.mvit.create_mvit_v2_s", {}, 16, 224,
-              reference=Reference(34.538, 64.224,
-                                  TORCHVISION_META.format(weights="MViT_V2_S_Weights"))),
-    ModelSpec("i3d_r50", "vidlab.models.resnet3d.create_i3d_r50", {}, 8, 224,
-              reference=_pytorchvideo_ref(28.04, 37.53)),
-    ModelSpec("c2d_r50", "vidlab.models.resnet3d.create_c2d_r50", {}, 8, 224,
-              reference=_pytorchvideo_ref(24.33, 25.89)),
+    _timesformer(
+        "timesformer_base_8x224",
+        "divided_space_time",
+        Reference(
+            121.4,
+            TIMESFORMER_TFLOPS * GIGA_PER_TERA / TIMESFORMER_TEST_VIEWS,
+            TIMESFORMER_PAPER_FLOPS,
+        ),
+    ),
+    _timesformer(
+        "timesformer_base_8x224_jointst",
+        "joint_space_time",
+        Reference(85.9, None, TIMESFORMER_PAPER),
+    ),
+    _timesformer(
+        "timesformer_base_8x224_spaceonly", "space_only", Reference(85.9, None, TIMESFORMER_PAPER)
+    ),
+    ModelSpec(
+        "r2plus1d_18",
+        "vidlab.models.torchvision_models.create_r2plus1d_18",
+        {},
+        16,
+        112,
+        reference=Reference(31.505, 40.519, TORCHVISION_META.format(weights="R2Plus1D_18_Weights")),
+    ),
+    ModelSpec(
+        "r3d_18",
+        "vidlab.models.torchvision_models.create_r3d_18",
+        {},
+        16,
+        112,
+        reference=Reference(33.371, 40.697, TORCHVISION_META.format(weights="R3D_18_Weights")),
+    ),
+    ModelSpec(
+        "mvit_v2_s",
+        "vidlab.models.mvit.create_mvit_v2_s",
+        {},
+        16,
+        224,
+        reference=Reference(34.538, 64.224, TORCHVISION_META.format(weights="MViT_V2_S_Weights")),
+    ),
+    ModelSpec(
+        "i3d_r50",
+        "vidlab.models.resnet3d.create_i3d_r50",
+        {},
+        8,
+        224,
+        reference=_pytorchvideo_ref(28.04, 37.53),
+    ),
+    ModelSpec(
+        "c2d_r50",
+        "vidlab.models.resnet3d.create_c2d_r50",
+        {},
+        8,
+        224,
+        reference=_pytorchvideo_ref(24.33, 25.89),
+    ),
 )
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
 
@@ -150,7 +215,9 @@ def get_spec(name: str) -> ModelSpec:
     try:
         return REGISTRY[name]
     except KeyError:
-        raise KeyError(f"unknown model {name!r}; registered models: {', '.join(list_models())}") from None
+        raise KeyError(
+            f"unknown model {name!r}; registered models: {', '.join(list_models())}"
+        ) from None
 
 
 def _import_builder(path: str) -> Callable[..., VideoBackbone]:

@@ -94,11 +94,19 @@ class ResNet3D(VideoBackbone):
 
 def create_i3d_r50(*, num_classes: int, dropout_rate: float = 0.5) -> ResNet3D:
     """I3D ResNet-50 (pytorchvideo zoo ``I3D_8x8_R50`` layout)."""
-    return ResNet3D(num_classes=num_classes, stem_kernel=I3D_STEM_KERNEL,
-                    conv_a_kernels=I3D_CONV_A_KERNELS, dropout_rate=dropout_rate)
+    return ResNet3D(
+        num_classes=num_classes,
+        stem_kernel=I3D_STEM_KERNEL,
+        conv_a_kernels=I3D_CONV_A_KERNELS,
+        dropout_rate=dropout_rate,
+    )
 
 
 def create_c2d_r50(*, num_classes: int, dropout_rate: float = 0.5) -> ResNet3D:
     """C2D ResNet-50 (pytorchvideo zoo ``C2D_8x8_R50`` layout)."""
-    return ResNet3D(num_classes=num_classes, stem_kernel=C2D_STEM_KERNEL,
-                    conv_a_kernels=C2D_CONV_A_KERNELS, dropout_rate=dropout_rate)
+    return ResNet3D(
+        num_classes=num_classes,
+        stem_kernel=C2D_STEM_KERNEL,
+        conv_a_kernels=C2D_CONV_A_KERNELS,
+        dropout_rate=dropout_rate,
+    )

@@ -43,7 +43,9 @@ def pack_pathways(clip: torch.Tensor, alpha: int) -> list[torch.Tensor]:
     """
     num_frames = clip.shape[2]
     if num_frames % alpha:
-        raise ValueError(f"SlowFast needs a clip length divisible by alpha={alpha}, got T={num_frames}")
+        raise ValueError(
+            f"SlowFast needs a clip length divisible by alpha={alpha}, got T={num_frames}"
+        )
     return [clip[:, :, ::alpha], clip]  # (B, 3, T / alpha, H, W), (B, 3, T, H, W)
 
 
@@ -118,5 +120,11 @@ def create_slowfast(
     dropout_rate: float = 0.5,
 ) -> SlowFast:
     """Build a SlowFast (see `SlowFast`). Named variants live in `vidlab.models.registry`."""
-    return SlowFast(num_classes=num_classes, depth=depth, alpha=alpha, beta_inv=beta_inv,
-                    fusion_kernel=fusion_kernel, dropout_rate=dropout_rate)
+    return SlowFast(
+        num_classes=num_classes,
+        depth=depth,
+        alpha=alpha,
+        beta_inv=beta_inv,
+        fusion_kernel=fusion_kernel,
+        dropout_rate=dropout_rate,
+    )

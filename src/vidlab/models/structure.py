@@ -25,8 +25,11 @@ def layer_shapes(net: nn.Module) -> dict[str, dict[str, int]]:
     shapes: dict[str, dict[str, int]] = {}
     for name, m in net.named_modules():
         if isinstance(m, _ConvNd):
-            shapes[name] = {"in_channels": m.in_channels, "out_channels": m.out_channels,
-                            "groups": m.groups}
+            shapes[name] = {
+                "in_channels": m.in_channels,
+                "out_channels": m.out_channels,
+                "groups": m.groups,
+            }
         elif isinstance(m, _NormBase):
             shapes[name] = {"num_features": m.num_features}
         elif isinstance(m, nn.Linear):
@@ -35,7 +38,11 @@ def layer_shapes(net: nn.Module) -> dict[str, dict[str, int]]:
 
 
 def _resize_conv(m: _ConvNd, shape: dict[str, int]) -> None:
-    m.in_channels, m.out_channels, m.groups = shape["in_channels"], shape["out_channels"], shape["groups"]
+    m.in_channels, m.out_channels, m.groups = (
+        shape["in_channels"],
+        shape["out_channels"],
+        shape["groups"],
+    )
     m.weight = nn.Parameter(torch.empty(m.out_channels, m.in_channels // m.groups, *m.kernel_size))
     if m.bias is not None:
         m.bias = nn.Parameter(torch.empty(m.out_channels))
@@ -65,8 +72,10 @@ def apply_layer_shapes(net: nn.Module, shapes: dict[str, dict[str, int]]) -> nn.
     for name, shape in shapes.items():
         m = modules.get(name)
         if m is None:
-            raise KeyError(f"pruned structure names layer {name!r}, which the rebuilt network lacks; "
-                           "was the checkpoint trained with another model config?")
+            raise KeyError(
+                f"pruned structure names layer {name!r}, which the rebuilt network lacks; "
+                "was the checkpoint trained with another model config?"
+            )
         if isinstance(m, _ConvNd):
             _resize_conv(m, shape)
         elif isinstance(m, _NormBase):
@@ -74,8 +83,10 @@ def apply_layer_shapes(net: nn.Module, shapes: dict[str, dict[str, int]]) -> nn.
         elif isinstance(m, nn.Linear):
             _resize_linear(m, shape)
         else:
-            raise TypeError(f"pruned structure layer {name!r} is a {type(m).__name__}, "
-                            "expected a Conv, BatchNorm or Linear layer")
+            raise TypeError(
+                f"pruned structure layer {name!r} is a {type(m).__name__}, "
+                "expected a Conv, BatchNorm or Linear layer"
+            )
     _sync_num_features(net)
     return net
 

@@ -66,8 +66,14 @@ class DividedSpaceTimeBlock(nn.Module):
         drop_path: stochastic-depth rate of the residual branches.
     """
 
-    def __init__(self, dim: int, num_heads: int, num_frames: int, mlp_ratio: float = 4.0,
-                 drop_path: float = 0.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        num_frames: int,
+        mlp_ratio: float = 4.0,
+        drop_path: float = 0.0,
+    ) -> None:
         super().__init__()
         self.num_frames = num_frames
         self.temporal_norm1 = _layer_norm(dim)
@@ -92,7 +98,9 @@ class DividedSpaceTimeBlock(nn.Module):
         xs = rearrange(patches, "b (t n) d -> (b t) n d", t=t)
         xs = torch.cat([repeat(cls, "b 1 d -> (b t) 1 d", t=t), xs], dim=1)  # (B*T, 1 + N, D)
         res = self.attn(self.norm1(xs))
-        res_cls = rearrange(res[:, :1], "(b t) 1 d -> b t d", t=t).mean(1, keepdim=True)  # (B, 1, D)
+        res_cls = rearrange(res[:, :1], "(b t) 1 d -> b t d", t=t).mean(
+            1, keepdim=True
+        )  # (B, 1, D)
         res_patches = rearrange(res[:, 1:], "(b t) n d -> b (t n) d", t=t)
         x = torch.cat([cls, patches], dim=1) + self.drop_path(torch.cat([res_cls, res_patches], 1))
         return x + self.drop_path(self.mlp(self.norm2(x)))
@@ -108,7 +116,7 @@ def conv_stem(patch_size: int, tubelet: int, width: int, embed_dim: int) -> nn.S
     tubelets are longer than one frame. Its output grid equals the linear embedding's.
     """
     steps = int(math.log2(patch_size))
-    if patch_size < 2 or 2 ** steps != patch_size:
+    if patch_size < 2 or 2**steps != patch_size:
         raise ValueError(f"a convolutional stem needs a power-of-two patch size, got {patch_size}")
     layers: list[nn.Module] = []
     channels = 3
@@ -117,10 +125,12 @@ def conv_stem(patch_size: int, tubelet: int, width: int, embed_dim: int) -> nn.S
             t_kernel, t_stride, t_pad = tubelet, tubelet, 0
         else:
             t_kernel, t_stride, t_pad = (1, 1, 0) if i == 0 else (3, 1, 1)
-        out = width * 2 ** i
-        layers += [nn.Conv3d(channels, out, (t_kernel, 3, 3), (t_stride, 2, 2), (t_pad, 1, 1),
-                             bias=False),
-                   nn.BatchNorm3d(out), nn.ReLU(inplace=True)]
+        out = width * 2**i
+        layers += [
+            nn.Conv3d(channels, out, (t_kernel, 3, 3), (t_stride, 2, 2), (t_pad, 1, 1), bias=False),
+            nn.BatchNorm3d(out),
+            nn.ReLU(inplace=True),
+        ]
         channels = out
     layers.append(nn.Conv3d(channels, embed_dim, kernel_size=1))
     return nn.Sequential(*layers)
@@ -144,8 +154,9 @@ class TubeletEmbed(nn.Module):
         stem_width: 0 for the linear embedding, else the first width of a `conv_stem`.
     """
 
-    def __init__(self, img_size: int, patch_size: int, tubelet: int, embed_dim: int,
-                 stem_width: int = 0) -> None:
+    def __init__(
+        self, img_size: int, patch_size: int, tubelet: int, embed_dim: int, stem_width: int = 0
+    ) -> None:
         super().__init__()
         if img_size % patch_size:
             raise ValueError(f"crop size {img_size} is not a multiple of patch size {patch_size}")
@@ -154,8 +165,10 @@ class TubeletEmbed(nn.Module):
         self.num_patches = self.grid_size[0] * self.grid_size[1]
         kernel = (tubelet, patch_size, patch_size)
         self.proj: nn.Module = (
-            conv_stem(patch_size, tubelet, stem_width, embed_dim) if stem_width > 0
-            else nn.Conv3d(3, embed_dim, kernel_size=kernel, stride=kernel))
+            conv_stem(patch_size, tubelet, stem_width, embed_dim)
+            if stem_width > 0
+            else nn.Conv3d(3, embed_dim, kernel_size=kernel, stride=kernel)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> (B * T / tubelet, N, D) tokens, frame-major like `PatchEmbed`."""
@@ -204,8 +217,9 @@ class TimeSformer(VideoBackbone):
     ) -> None:
         super().__init__()
         if tubelet_size < 1 or num_frames % tubelet_size:
-            raise ValueError(f"num_frames ({num_frames}) must be a multiple of tubelet_size "
-                             f"({tubelet_size})")
+            raise ValueError(
+                f"num_frames ({num_frames}) must be a multiple of tubelet_size ({tubelet_size})"
+            )
         self.attention_type = AttentionType(attention_type)
         self.input_frames = num_frames
         self.tubelet_size = tubelet_size
@@ -215,14 +229,17 @@ class TimeSformer(VideoBackbone):
         self.patch_embed: nn.Module = (
             PatchEmbed(img_size=img_size, patch_size=patch_size, embed_dim=embed_dim)
             if tubelet_size == 1 and stem_width == 0
-            else TubeletEmbed(img_size, patch_size, tubelet_size, embed_dim, stem_width))
+            else TubeletEmbed(img_size, patch_size, tubelet_size, embed_dim, stem_width)
+        )
         num_patches = self.patch_embed.num_patches
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
         self.pos_embed = nn.Parameter(torch.zeros(1, num_patches + 1, embed_dim))
         if self.attention_type is not AttentionType.SPACE:
             self.time_embed = nn.Parameter(torch.zeros(1, self.num_frames, embed_dim))  # identity
         rates = torch.linspace(0, drop_path_rate, depth).tolist()
-        self.blocks = nn.ModuleList([self._block(embed_dim, num_heads, mlp_ratio, r) for r in rates])
+        self.blocks = nn.ModuleList(
+            [self._block(embed_dim, num_heads, mlp_ratio, r) for r in rates]
+        )
         self.norm = _layer_norm(embed_dim)
         self.head_drop = nn.Dropout(dropout_rate)
         self.head = classifier(embed_dim, num_classes)
@@ -232,8 +249,14 @@ class TimeSformer(VideoBackbone):
     def _block(self, dim: int, num_heads: int, mlp_ratio: float, drop_path: float) -> nn.Module:
         if self.attention_type is AttentionType.DIVIDED:
             return DividedSpaceTimeBlock(dim, num_heads, self.num_frames, mlp_ratio, drop_path)
-        return Block(dim, num_heads, mlp_ratio=mlp_ratio, qkv_bias=True, drop_path=drop_path,
-                     norm_layer=_layer_norm)
+        return Block(
+            dim,
+            num_heads,
+            mlp_ratio=mlp_ratio,
+            qkv_bias=True,
+            drop_path=drop_path,
+            norm_layer=_layer_norm,
+        )
 
     def _init_weights(self) -> None:
         trunc_normal_(self.pos_embed, std=VIT_INIT_STD)
@@ -320,9 +343,18 @@ def create_timesformer(
     standardize_clips: bool = False,
 ) -> TimeSformer:
     """Build a TimeSformer (ViT-Base defaults). Named variants live in `vidlab.models.registry`."""
-    return TimeSformer(num_classes=num_classes, num_frames=num_frames, img_size=crop_size,
-                       patch_size=patch_size, embed_dim=embed_dim, depth=depth,
-                       num_heads=num_heads, attention_type=attention_type,
-                       dropout_rate=dropout_rate, drop_path_rate=drop_path_rate,
-                       tubelet_size=tubelet_size, stem_width=stem_width,
-                       standardize_clips=standardize_clips)
+    return TimeSformer(
+        num_classes=num_classes,
+        num_frames=num_frames,
+        img_size=crop_size,
+        patch_size=patch_size,
+        embed_dim=embed_dim,
+        depth=depth,
+        num_heads=num_heads,
+        attention_type=attention_type,
+        dropout_rate=dropout_rate,
+        drop_path_rate=drop_path_rate,
+        tubelet_size=tubelet_size,
+        stem_width=stem_width,
+        standardize_clips=standardize_clips,
+    )

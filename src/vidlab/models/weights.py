@@ -43,8 +43,16 @@ STATE_DICT_KEYS = ("model_state", "state_dict", "model")
 PREFIXES = ("module.", "net.", "model.")  # DDP, vidlab's Lightning module, wrapped models
 # Fewer matching tensors than this fraction of the model's means the file is for another network.
 MIN_MATCHED_FRACTION = 0.5
-CLASSIFIER_SUFFIXES = ("proj.weight", "proj.bias", "fc.weight", "fc.bias", "head.weight",
-                       "head.bias", "head.1.weight", "head.1.bias")
+CLASSIFIER_SUFFIXES = (
+    "proj.weight",
+    "proj.bias",
+    "fc.weight",
+    "fc.bias",
+    "head.weight",
+    "head.bias",
+    "head.1.weight",
+    "head.1.bias",
+)
 SHOWN_KEYS = 10  # keys listed per category in log messages and errors
 
 # mmaction2 ResNet3d (I3D) backbone + I3DHead -> pytorchvideo ResNet names (vidlab.models.resnet3d).
@@ -55,10 +63,14 @@ MMACTION_STEM_RULES: tuple[tuple[str, str], ...] = (
     (r"^backbone\.conv1\.bn\.", "blocks.0.norm."),
 )
 MMACTION_BLOCK_RULES: tuple[tuple[str, str], ...] = (
-    (r"\.conv1\.conv\.", ".branch2.conv_a."), (r"\.conv1\.bn\.", ".branch2.norm_a."),
-    (r"\.conv2\.conv\.", ".branch2.conv_b."), (r"\.conv2\.bn\.", ".branch2.norm_b."),
-    (r"\.conv3\.conv\.", ".branch2.conv_c."), (r"\.conv3\.bn\.", ".branch2.norm_c."),
-    (r"\.downsample\.conv\.", ".branch1_conv."), (r"\.downsample\.bn\.", ".branch1_norm."),
+    (r"\.conv1\.conv\.", ".branch2.conv_a."),
+    (r"\.conv1\.bn\.", ".branch2.norm_a."),
+    (r"\.conv2\.conv\.", ".branch2.conv_b."),
+    (r"\.conv2\.bn\.", ".branch2.norm_b."),
+    (r"\.conv3\.conv\.", ".branch2.conv_c."),
+    (r"\.conv3\.bn\.", ".branch2.norm_c."),
+    (r"\.downsample\.conv\.", ".branch1_conv."),
+    (r"\.downsample\.bn\.", ".branch1_norm."),
 )
 MMACTION_LAYER = re.compile(r"^backbone\.layer(\d)\.(\d+)(\..*)$")
 MMACTION_HEAD = re.compile(r"^cls_head\.fc_cls\.(.*)$")
@@ -84,10 +96,17 @@ PYSLOWFAST_BLOCK_PARTS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 # X3D's stem: PySlowFast's spatial `conv_xy` / depthwise temporal `conv` sit in pytorchvideo's
 # Conv2plus1d as `conv_t` / `conv_xy` (pytorchvideo's naming is swapped; the shapes decide).
-PYSLOWFAST_STEM_PARTS = {"conv_xy": ("conv.conv_t.",), "conv": ("conv.conv_xy.", "conv."),
-                         "bn": ("norm.",)}
-PYSLOWFAST_HEAD_PARTS = {"projection": "proj.", "conv_5": "pool.pre_conv.",
-                         "conv_5_bn": "pool.pre_norm.", "lin_5": "pool.post_conv."}
+PYSLOWFAST_STEM_PARTS = {
+    "conv_xy": ("conv.conv_t.",),
+    "conv": ("conv.conv_xy.", "conv."),
+    "bn": ("norm.",),
+}
+PYSLOWFAST_HEAD_PARTS = {
+    "projection": "proj.",
+    "conv_5": "pool.pre_conv.",
+    "conv_5_bn": "pool.pre_norm.",
+    "lin_5": "pool.post_conv.",
+}
 
 
 @dataclass(frozen=True)
@@ -147,13 +166,14 @@ def extract_state_dict(ckpt: dict[str, Any]) -> dict[str, torch.Tensor]:
             continue
         for prefix in PREFIXES:
             if name.startswith(prefix):
-                name = name[len(prefix):]
+                name = name[len(prefix) :]
         out[name] = value
     return out
 
 
-def remap_keys(state: dict[str, torch.Tensor],
-               rules: tuple[tuple[str, str], ...]) -> dict[str, torch.Tensor]:
+def remap_keys(
+    state: dict[str, torch.Tensor], rules: tuple[tuple[str, str], ...]
+) -> dict[str, torch.Tensor]:
     """Rename keys with the first matching (regex, replacement) rule; others are kept."""
     out = {}
     for name, value in state.items():
@@ -171,8 +191,9 @@ def is_mmaction2_resnet3d(state: dict[str, torch.Tensor]) -> bool:
     return any(re.match(r"^backbone\.layer\d\.\d+\.conv\d\.conv\.", k) for k in state)
 
 
-def remap_mmaction2_resnet3d(state: dict[str, torch.Tensor],
-                             model: nn.Module) -> dict[str, torch.Tensor]:
+def remap_mmaction2_resnet3d(
+    state: dict[str, torch.Tensor], model: nn.Module
+) -> dict[str, torch.Tensor]:
     """mmaction2 ResNet3d + I3DHead names -> the pytorchvideo names of `model` (a ResNet3D).
 
     The residual stages and head are located in ``model.blocks`` by type, so the temporal pool
@@ -181,8 +202,10 @@ def remap_mmaction2_resnet3d(state: dict[str, torch.Tensor],
     blocks = list(getattr(model, "blocks", []))
     stages = [i for i, b in enumerate(blocks) if type(b).__name__ == "ResStage"]
     if len(stages) != 4:
-        raise ValueError(f"mmaction2 ResNet3d checkpoints load into 4-stage pytorchvideo ResNets; "
-                         f"{type(model).__name__} has {len(stages)} ResStage blocks")
+        raise ValueError(
+            f"mmaction2 ResNet3d checkpoints load into 4-stage pytorchvideo ResNets; "
+            f"{type(model).__name__} has {len(stages)} ResStage blocks"
+        )
     head = len(blocks) - 1
     out = {}
     for name, value in remap_keys(state, MMACTION_STEM_RULES).items():
@@ -206,19 +229,25 @@ def _pyslowfast_candidates(name: str, head_block: int) -> list[str]:
     """pytorchvideo names a PySlowFast key may have, most specific first."""
     if match := PYSLOWFAST_STEM.match(name):
         pathway, part, rest = match.groups()
-        return [prefix + tail + rest
-                for prefix in ("blocks.0.", f"blocks.0.multipathway_blocks.{pathway}.")
-                for tail in PYSLOWFAST_STEM_PARTS[part]]
+        return [
+            prefix + tail + rest
+            for prefix in ("blocks.0.", f"blocks.0.multipathway_blocks.{pathway}.")
+            for tail in PYSLOWFAST_STEM_PARTS[part]
+        ]
     if match := PYSLOWFAST_RES.match(name):
         stage, pathway, index, rest = match.groups()
         block = int(stage) - 1
         for theirs, ours in PYSLOWFAST_BLOCK_PARTS:
             if rest.startswith(theirs):
-                tail = rest[len(theirs):]
-                return [f"{prefix}res_blocks.{index}.{part}{tail}"
-                        for part in ours
-                        for prefix in (f"blocks.{block}.",
-                                       f"blocks.{block}.multipathway_blocks.{pathway}.")]
+                tail = rest[len(theirs) :]
+                return [
+                    f"{prefix}res_blocks.{index}.{part}{tail}"
+                    for part in ours
+                    for prefix in (
+                        f"blocks.{block}.",
+                        f"blocks.{block}.multipathway_blocks.{pathway}.",
+                    )
+                ]
         return []
     if match := PYSLOWFAST_FUSE.match(name):
         stage, part, rest = match.groups()
@@ -241,15 +270,17 @@ def remap_pyslowfast(state: dict[str, torch.Tensor], model: nn.Module) -> dict[s
     out = {}
     for name, value in state.items():
         candidates = _pyslowfast_candidates(name, head_block)
-        fitting = [c for c in candidates if c in model_state
-                   and model_state[c].shape == value.shape]
+        fitting = [
+            c for c in candidates if c in model_state and model_state[c].shape == value.shape
+        ]
         present = [c for c in candidates if c in model_state]
         out[(fitting or present or [name])[0]] = value
     return out
 
 
-def _split_matches(model_state: dict[str, torch.Tensor], state: dict[str, torch.Tensor],
-                   source: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+def _split_matches(
+    model_state: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: str
+) -> tuple[dict[str, torch.Tensor], list[str]]:
     """Checkpoint tensors that fit the model, and classifier keys dropped for their shape."""
     fits, dropped, wrong = {}, [], []
     for name, value in state.items():
@@ -260,16 +291,20 @@ def _split_matches(model_state: dict[str, torch.Tensor], state: dict[str, torch.
         elif name.endswith(CLASSIFIER_SUFFIXES):
             dropped.append(name)
         else:
-            wrong.append(f"{name}: checkpoint {tuple(value.shape)} vs model "
-                         f"{tuple(model_state[name].shape)}")
+            wrong.append(
+                f"{name}: checkpoint {tuple(value.shape)} vs model {tuple(model_state[name].shape)}"
+            )
     if wrong:
-        raise ValueError(f"{source} does not match this model's architecture: "
-                         f"{len(wrong)} shape mismatches, e.g. {wrong[:SHOWN_KEYS]}")
+        raise ValueError(
+            f"{source} does not match this model's architecture: "
+            f"{len(wrong)} shape mismatches, e.g. {wrong[:SHOWN_KEYS]}"
+        )
     return fits, dropped
 
 
-def load_state_dict_checked(model: nn.Module, state: dict[str, torch.Tensor],
-                            source: str = "checkpoint") -> LoadReport:
+def load_state_dict_checked(
+    model: nn.Module, state: dict[str, torch.Tensor], source: str = "checkpoint"
+) -> LoadReport:
     """Load `state` into `model` non-strictly, refusing another architecture.
 
     Args:
@@ -309,11 +344,11 @@ def _log_report(report: LoadReport, source: str) -> None:
     if report.dropped_classifier:
         log.info("classifier of another size not loaded: %s", list(report.dropped_classifier))
     if report.missing:
-        log.warning("missing keys (%d): %s", len(report.missing),
-                    list(report.missing[:SHOWN_KEYS]))
+        log.warning("missing keys (%d): %s", len(report.missing), list(report.missing[:SHOWN_KEYS]))
     if report.unexpected:
-        log.warning("unexpected keys (%d): %s", len(report.unexpected),
-                    list(report.unexpected[:SHOWN_KEYS]))
+        log.warning(
+            "unexpected keys (%d): %s", len(report.unexpected), list(report.unexpected[:SHOWN_KEYS])
+        )
 
 
 def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
@@ -335,8 +370,9 @@ def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     return load_state_dict_checked(model, state, source=str(path))
 
 
-def inflate_vit_into_timesformer(model: nn.Module, vit_state: dict[str, torch.Tensor],
-                                 source: str = "timm ViT") -> LoadReport:
+def inflate_vit_into_timesformer(
+    model: nn.Module, vit_state: dict[str, torch.Tensor], source: str = "timm ViT"
+) -> LoadReport:
     """Initialise a `TimeSformer` from a timm ImageNet ViT state dict.
 
     Patch embedding, class token, blocks and final norm copy over one to one (the position

@@ -67,8 +67,9 @@ def build_classifier(cfg: DictConfig) -> VideoClassifier:
         kwargs = {} if compile_opts is True else OmegaConf.to_container(compile_opts, resolve=True)
         net.compile(**kwargs)
         log.info("torch.compile enabled for %s (%s)", type(net).__name__, kwargs or "defaults")
-    return hydra.utils.instantiate(cfg.model, net=net, optimizer=optimizer, scheduler=scheduler,
-                                   _recursive_=False)
+    return hydra.utils.instantiate(
+        cfg.model, net=net, optimizer=optimizer, scheduler=scheduler, _recursive_=False
+    )
 
 
 def recipe_lr(cfg: DictConfig) -> dict[str, float]:
@@ -81,8 +82,13 @@ def recipe_lr(cfg: DictConfig) -> dict[str, float]:
     accumulate = int(cfg.get("trainer", {}).get("accumulate_grad_batches", 1) or 1)
     batch = int(recipe.num_gpus) * int(recipe.per_gpu_batch) * accumulate
     lr = linear_scaled_lr(float(recipe.base_lr), int(recipe.base_batch), batch)
-    log.info("recipe: lr %.4g for a total batch of %d (published %.4g at %d)", lr, batch,
-             float(recipe.base_lr), int(recipe.base_batch))
+    log.info(
+        "recipe: lr %.4g for a total batch of %d (published %.4g at %d)",
+        lr,
+        batch,
+        float(recipe.base_lr),
+        int(recipe.base_batch),
+    )
     return {"lr": lr}
 
 
@@ -96,13 +102,19 @@ def apply_finetune(net: torch.nn.Module, optimizer: Any, finetune: DictConfig) -
     if finetune.get("pretrained"):
         load_pretrained(net, finetune.pretrained)
     if finetune.get("freeze_bn_stats", False):
-        count = freeze_batchnorm_stats(net, freeze_affine=bool(finetune.get("freeze_bn_affine", False)))
+        count = freeze_batchnorm_stats(
+            net, freeze_affine=bool(finetune.get("freeze_bn_affine", False))
+        )
         log.info("fine-tuning: %d BatchNorm layers frozen", count)
     lr_mult = float(finetune.get("backbone_lr_mult", 1.0))
     layer_decay = finetune.get("layer_decay")
     if optimizer is not None and (lr_mult != 1.0 or layer_decay is not None):
-        optimizer = FinetuneOptimizer(optimizer, net, backbone_lr_mult=lr_mult,
-                                      layer_decay=None if layer_decay is None else float(layer_decay))
+        optimizer = FinetuneOptimizer(
+            optimizer,
+            net,
+            backbone_lr_mult=lr_mult,
+            layer_decay=None if layer_decay is None else float(layer_decay),
+        )
     return optimizer
 
 
@@ -114,8 +126,11 @@ def checkpoint_meta(cfg: DictConfig, datamodule: pl.LightningDataModule) -> dict
     """
     config = OmegaConf.to_container(cfg, resolve=True, throw_on_missing=False)
     if hasattr(datamodule, "input_spec"):
-        return {"config": config, "class_names": list(getattr(datamodule, "class_names", [])),
-                "input": datamodule.input_spec()}
+        return {
+            "config": config,
+            "class_names": list(getattr(datamodule, "class_names", [])),
+            "input": datamodule.input_spec(),
+        }
     data = cfg.data
     return {
         "config": config,
@@ -138,8 +153,12 @@ def classifier_from_checkpoint(path: str | Path) -> tuple[VideoClassifier, dict[
     """
     net, meta = load_network(path, family=CLASSIFIER)
     model_cfg = meta["config"]["model"]
-    module = VideoClassifier(net, optimizer=None, num_classes=int(model_cfg["num_classes"]),
-                             fusion=str(model_cfg.get("fusion", "softmax")))
+    module = VideoClassifier(
+        net,
+        optimizer=None,
+        num_classes=int(model_cfg["num_classes"]),
+        fusion=str(model_cfg.get("fusion", "softmax")),
+    )
     module.checkpoint_meta = meta
     return module.eval(), meta
 
@@ -155,8 +174,9 @@ def run_metadata(cfg: DictConfig, datamodule: pl.LightningDataModule) -> dict[st
 
 
 @rank_zero_only
-def write_test_artifacts(report: ClassificationReport, class_names: list[str], out_dir: Path,
-                         prefix: str = "test") -> dict[str, str]:
+def write_test_artifacts(
+    report: ClassificationReport, class_names: list[str], out_dir: Path, prefix: str = "test"
+) -> dict[str, str]:
     """Confusion matrix as CSV and PNG, per-class accuracy as CSV; returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / f"{prefix}_confusion.csv"
@@ -169,8 +189,11 @@ def write_test_artifacts(report: ClassificationReport, class_names: list[str], o
         rows = zip(class_names, report.per_class_accuracy, report.confusion.sum(1), strict=True)
         for name, acc, n in rows:
             f.write(f"{name},{acc:.6f},{int(n)}\n")
-    return {"confusion_csv": str(csv_path), "confusion_png": str(png_path),
-            "per_class_csv": str(per_class_path)}
+    return {
+        "confusion_csv": str(csv_path),
+        "confusion_png": str(png_path),
+        "per_class_csv": str(per_class_path),
+    }
 
 
 def scalar_metrics(metrics: dict[str, Any]) -> dict[str, float]:

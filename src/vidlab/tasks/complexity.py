@@ -44,8 +44,9 @@ def _input_size(cfg: DictConfig, spec_frames: int, spec_crop: int) -> tuple[int,
     return int(frames), int(crop)
 
 
-def _compare(net: nn.Module, name: str, counted: Complexity, size: tuple[int, int],
-             ref: Reference | None) -> dict[str, Any]:
+def _compare(
+    net: nn.Module, name: str, counted: Complexity, size: tuple[int, int], ref: Reference | None
+) -> dict[str, Any]:
     """Published figures next to ours, counted at the published view size.
 
     Nothing is compared when the registry has no figure or the classifier is not the zoo's
@@ -58,10 +59,12 @@ def _compare(net: nn.Module, name: str, counted: Complexity, size: tuple[int, in
     ref_size = (ref.num_frames or spec.num_frames, ref.crop_size or spec.crop_size)
     at_ref = counted
     if ref_size != size:
-        at_ref = count_complexity(net, example_input(name, num_frames=ref_size[0],
-                                                     crop_size=ref_size[1], device="meta"))
-    out: dict[str, Any] = {"reference": {"source": ref.source, "num_frames": ref_size[0],
-                                         "crop_size": ref_size[1]}}
+        at_ref = count_complexity(
+            net, example_input(name, num_frames=ref_size[0], crop_size=ref_size[1], device="meta")
+        )
+    out: dict[str, Any] = {
+        "reference": {"source": ref.source, "num_frames": ref_size[0], "crop_size": ref_size[1]}
+    }
     if ref.params_m is not None:
         out["reference"]["params_m"] = ref.params_m
         out["reference"]["params_rel_diff"] = at_ref.params / MEGA / ref.params_m - 1.0
@@ -91,17 +94,24 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     size = _input_size(cfg, spec.num_frames, spec.crop_size)
     inputs = example_input(name, num_frames=size[0], crop_size=size[1], device="meta")
     result = count_complexity(net, inputs)
-    summary = {"model": name, **asdict(result), "num_classes": net.num_classes,
-               "input": {"num_frames": size[0], "crop_size": size[1]},
-               **_compare(net, name, result, size, spec.reference)}
+    summary = {
+        "model": name,
+        **asdict(result),
+        "num_classes": net.num_classes,
+        "input": {"num_frames": size[0], "crop_size": size[1]},
+        **_compare(net, name, result, size, spec.reference),
+    }
     metrics = {"model/params": result.params, "model/gflops": result.gflops}
     path = write_metrics(
         Path(cfg.paths.output_dir) / METRICS_FILE,
         task="complexity",
         metrics=metrics,
         details={k: v for k, v in summary.items() if k not in ("params", "gflops")},
-        provenance={"model": OmegaConf.to_container(cfg.model.net, resolve=True),
-                    "versions": package_versions(), "git_commit": git_commit()},
+        provenance={
+            "model": OmegaConf.to_container(cfg.model.net, resolve=True),
+            "versions": package_versions(),
+            "git_commit": git_commit(),
+        },
     )
     log.info("wrote %s", path)
     _print(summary)
@@ -111,16 +121,30 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 def _print(metrics: dict[str, Any]) -> None:
     """Ours at the model's input; ours and the published figure at the published view."""
     size = metrics["input"]
-    rows = [[f"{size['num_frames']}x{size['crop_size']}^2 (model input)",
-             metrics["params"] / MEGA, metrics["gflops"], "-", "-"]]
+    rows = [
+        [
+            f"{size['num_frames']}x{size['crop_size']}^2 (model input)",
+            metrics["params"] / MEGA,
+            metrics["gflops"],
+            "-",
+            "-",
+        ]
+    ]
     ref = metrics.get("reference")
     if ref is not None:
-        rows.append([
-            f"{ref['num_frames']}x{ref['crop_size']}^2 (published view)",
-            metrics["params"] / MEGA, ref.get("gflops_ours", "-"),
-            ref.get("params_m", "-"), ref.get("gflops", "-"),
-        ])
-    print_table(f"{metrics['model']}, {metrics['num_classes']} classes: GFLOPs = multiply-adds / view",
-                ["input", "params (M)", "GFLOPs", "ref params (M)", "ref GFLOPs"], rows)
+        rows.append(
+            [
+                f"{ref['num_frames']}x{ref['crop_size']}^2 (published view)",
+                metrics["params"] / MEGA,
+                ref.get("gflops_ours", "-"),
+                ref.get("params_m", "-"),
+                ref.get("gflops", "-"),
+            ]
+        )
+    print_table(
+        f"{metrics['model']}, {metrics['num_classes']} classes: GFLOPs = multiply-adds / view",
+        ["input", "params (M)", "GFLOPs", "ref params (M)", "ref GFLOPs"],
+        rows,
+    )
     if ref is not None:
         log.info("reference: %s", ref["source"])

@@ -48,19 +48,29 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     report = module.test_report
     views = cfg.data.get("test_views", {"temporal": 1, "spatial": 1})
     details = {
-        "views": {"temporal": int(views["temporal"]), "spatial": int(views["spatial"]),
-                  "total": int(views["temporal"]) * int(views["spatial"])},
+        "views": {
+            "temporal": int(views["temporal"]),
+            "spatial": int(views["spatial"]),
+            "total": int(views["temporal"]) * int(views["spatial"]),
+        },
         "crop_size": int(cfg.data.crop_size),
         "num_videos": report.num_videos if report else None,
     }
     if trainer.is_global_zero and report is not None:
         details["artifacts"] = write_test_artifacts(report, datamodule.class_names, out_dir)
-        details["per_class_accuracy"] = dict(zip(datamodule.class_names,
-                                                 report.per_class_accuracy.tolist(), strict=True))
+        details["per_class_accuracy"] = dict(
+            zip(datamodule.class_names, report.per_class_accuracy.tolist(), strict=True)
+        )
         provenance = run_metadata(cfg, datamodule) | {
-            "checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)}}
-        write_metrics(out_dir / "metrics.json", task="evaluate", metrics=metrics, details=details,
-                      provenance=provenance)
+            "checkpoint": {"path": str(ckpt_path), "sha256": file_sha256(ckpt_path)}
+        }
+        write_metrics(
+            out_dir / "metrics.json",
+            task="evaluate",
+            metrics=metrics,
+            details=details,
+            provenance=provenance,
+        )
         print_metrics("Test results", metrics)
         log.info("Run directory: %s", out_dir)
     return metrics

@@ -31,8 +31,9 @@ log = logging.getLogger(__name__)
 REAL_CROPS_DIR = Path("reid") / "market1501_query"
 
 
-def datamodule_clips(data_cfg: DictConfig, split: str,
-                     count: int) -> tuple[torch.Tensor, torch.Tensor]:
+def datamodule_clips(
+    data_cfg: DictConfig, split: str, count: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Up to `count` clips (N, C, T, H, W) and labels (N,) of `split` ("val" or "train")."""
     datamodule = hydra.utils.instantiate(data_cfg)
     datamodule.prepare_data()
@@ -95,8 +96,9 @@ def detection_data_config(cfg: DictConfig, meta: dict[str, Any]) -> DictConfig:
     return OmegaConf.create(meta["config"]["data"])
 
 
-def detection_frames(data_cfg: DictConfig, split: str, count: int,
-                     image_size: list[int]) -> torch.Tensor:
+def detection_frames(
+    data_cfg: DictConfig, split: str, count: int, image_size: list[int]
+) -> torch.Tensor:
     """Up to `count` frames (N, 3, H, W) of `split`, spread over the split, letterboxed to
     `image_size` as the evaluation pipeline does (RGB in [0, 1])."""
     import numpy as np
@@ -117,23 +119,26 @@ def make_inputs_fn(cfg: DictConfig, options: dict[str, Any]):
             clips, labels = datamodule_clips(cfg.data, "val", int(options["num_parity_clips"]))
             calib = None
             if calibration and int(options["num_calibration_clips"]) > 0:
-                calib = datamodule_clips(cfg.data, "train",
-                                         int(options["num_calibration_clips"]))[0]
+                calib = datamodule_clips(cfg.data, "train", int(options["num_calibration_clips"]))[
+                    0
+                ]
             return ExportInputs(clips, labels.numpy(), calib)
         if family.name == EMBEDDING:
             images = validation_crops(reid_data_config(cfg, meta), int(options["num_parity_crops"]))
             real = real_crops(meta["input"])
             if real is not None:
                 images = torch.cat([real, images])
-            return ExportInputs(images, None, None,
-                                {"real_crops": 0 if real is None else len(real)})
+            return ExportInputs(
+                images, None, None, {"real_crops": 0 if real is None else len(real)}
+            )
         if family.name == DETECTOR:
             data_cfg, size = detection_data_config(cfg, meta), meta["input"]["image_size"]
             images = detection_frames(data_cfg, "val", int(options["num_parity_images"]), size)
             calib = None
             if calibration and int(options["num_calibration_images"]) > 0:
-                calib = detection_frames(data_cfg, "train",
-                                         int(options["num_calibration_images"]), size)
+                calib = detection_frames(
+                    data_cfg, "train", int(options["num_calibration_images"]), size
+                )
             return ExportInputs(images, None, calib, {"parity_frames": len(images)})
         raise ValueError(f"export.py has no parity data for a {family.name} model")
 
@@ -146,9 +151,13 @@ def make_gates(options: dict[str, Any]) -> list[Gate]:
     if options.get("tracking_parity"):
         from vidlab.tracking.parity import TrackingParityGate
 
-        gates.append(TrackingParityGate(num_frames=int(options["tracking_frames"]),
-                                        num_people=int(options["tracking_people"]),
-                                        seed=int(options["tracking_seed"])))
+        gates.append(
+            TrackingParityGate(
+                num_frames=int(options["tracking_frames"]),
+                num_people=int(options["tracking_people"]),
+                seed=int(options["tracking_seed"]),
+            )
+        )
     return gates
 
 
@@ -156,6 +165,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if not cfg.get("ckpt_path"):
         raise ValueError("export needs a checkpoint: python export.py ckpt_path=<file.ckpt>")
     options = OmegaConf.to_container(cfg.export, resolve=True)
-    return export_checkpoint(Path(cfg.ckpt_path), Path(cfg.paths.output_dir), options,
-                             make_inputs_fn(cfg, options), make_gates(options))
-
+    return export_checkpoint(
+        Path(cfg.ckpt_path),
+        Path(cfg.paths.output_dir),
+        options,
+        make_inputs_fn(cfg, options),
+        make_gates(options),
+    )

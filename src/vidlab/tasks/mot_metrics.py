@@ -55,7 +55,10 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     data = hydra.utils.instantiate(cfg.data)  # vidlab.data.mot.MOTSequences
     gt_root = data.resolve_root()
     scores = evaluate_folder(
-        gt_root, Path(cfg.results_dir), sequences=data.sequences, benchmark=data.benchmark,
+        gt_root,
+        Path(cfg.results_dir),
+        sequences=data.sequences,
+        benchmark=data.benchmark,
         allow_missing=bool(cfg.get("allow_missing", False)),
     )
     metrics = combined_metrics(scores, SPLIT)

@@ -66,8 +66,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     }
     metrics: dict[str, Any] = {}
     for split, names in data.splits():
-        metrics |= _run_split(cfg, data, root, make_tracker, cache, split, names, provenance,
-                              detector)
+        metrics |= _run_split(
+            cfg, data, root, make_tracker, cache, split, names, provenance, detector
+        )
     return metrics
 
 
@@ -109,7 +110,11 @@ def _run_split(
     )
     metrics |= combined_metrics(scores, split)
     write_metrics(
-        out / metrics_name, task="track", metrics=metrics, details=scores, provenance=provenance,
+        out / metrics_name,
+        task="track",
+        metrics=metrics,
+        details=scores,
+        provenance=provenance,
         extra={"COMBINED": combined_summary(scores)},
     )
     print_scores(scores, title=f"tracking metrics, {split} (%)")
@@ -138,8 +143,9 @@ def tracker_factory(tracker: DictConfig, embeddings_dir: Path):
     return make, cache
 
 
-def _select_sequences(root: Path, names: list[str] | None, *,
-                      allow_missing: bool = False) -> list[Path]:
+def _select_sequences(
+    root: Path, names: list[str] | None, *, allow_missing: bool = False
+) -> list[Path]:
     """The sequence folders named by `names` (all when empty); a sequence folder of `root`
     without seqinfo.ini is an error unless `allow_missing` (see `find_sequences`)."""
     found = {p.name: p for p in find_sequences(root, allow_missing=allow_missing)}

@@ -191,8 +191,13 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         **_resume_report(callbacks),
     }
     if trainer.is_global_zero:
-        write_metrics(out_dir / "metrics.json", task="train", metrics=metrics, details=details,
-                      provenance=run_metadata(cfg, datamodule))
+        write_metrics(
+            out_dir / "metrics.json",
+            task="train",
+            metrics=metrics,
+            details=details,
+            provenance=run_metadata(cfg, datamodule),
+        )
         print_metrics("Results", metrics)
         log.info("Run directory: %s", out_dir)
     return metrics

@@ -90,8 +90,9 @@ class VideoClassifier(pl.LightningModule):
         if self.device.type == "cpu" and str(self.trainer.precision).startswith("bf16"):
             guarded = guard_temporal_convs(self.net)
             if guarded:
-                log.info("bf16 on CPU: %d temporal convolutions run in float32 on short clips",
-                         guarded)
+                log.info(
+                    "bf16 on CPU: %d temporal convolutions run in float32 on short clips", guarded
+                )
 
     def _step(self, batch: dict[str, Any], split: str) -> tuple[torch.Tensor, torch.Tensor]:
         training = split == "train"
@@ -111,10 +112,24 @@ class VideoClassifier(pl.LightningModule):
         top1 = (logits.argmax(dim=1) == batch["label"]).float().mean()
         batch_size = batch["label"].shape[0]
         on_step = split == "train"
-        self.log(f"{split}/loss", loss, on_step=on_step, on_epoch=True, batch_size=batch_size,
-                 sync_dist=not on_step, prog_bar=on_step)
-        self.log(f"{split}/top1", top1, on_step=False, on_epoch=True, batch_size=batch_size,
-                 sync_dist=not on_step, prog_bar=not on_step)
+        self.log(
+            f"{split}/loss",
+            loss,
+            on_step=on_step,
+            on_epoch=True,
+            batch_size=batch_size,
+            sync_dist=not on_step,
+            prog_bar=on_step,
+        )
+        self.log(
+            f"{split}/top1",
+            top1,
+            on_step=False,
+            on_epoch=True,
+            batch_size=batch_size,
+            sync_dist=not on_step,
+            prog_bar=not on_step,
+        )
         return loss, logits
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> torch.Tensor:
@@ -137,12 +152,14 @@ class VideoClassifier(pl.LightningModule):
         if batch["label"].numel() == 0:
             return
         logits = self(batch["video"])
-        self._test_outputs.append({
-            "video_index": batch["video_index"].detach(),
-            "view_index": batch["view_index"].detach(),
-            "logits": logits.detach().float(),
-            "label": batch["label"].detach(),
-        })
+        self._test_outputs.append(
+            {
+                "video_index": batch["video_index"].detach(),
+                "view_index": batch["view_index"].detach(),
+                "logits": logits.detach().float(),
+                "label": batch["label"].detach(),
+            }
+        )
 
     def on_test_epoch_end(self) -> None:
         if not self._test_outputs:
@@ -155,7 +172,11 @@ class VideoClassifier(pl.LightningModule):
             local = {k: self.all_gather(v).flatten(0, 1) for k, v in local.items()}
         arrays = {k: v.cpu().numpy() for k, v in local.items()}
         _, scores, labels = fuse_views(
-            arrays["video_index"], arrays["view_index"], arrays["logits"], arrays["label"], self.fusion
+            arrays["video_index"],
+            arrays["view_index"],
+            arrays["logits"],
+            arrays["label"],
+            self.fusion,
         )
         self.test_report = classification_report(scores, labels, self.num_classes)
         for key, value in self.test_report.as_dict("test").items():

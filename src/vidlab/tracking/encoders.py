@@ -207,14 +207,17 @@ class BundleEncoder:
         threads: CPU threads of the runtime (None: its default).
     """
 
-    def __init__(self, bundle_dir: str | Path, *, batch_size: int = 64,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, bundle_dir: str | Path, *, batch_size: int = 64, threads: int | None = None
+    ) -> None:
         from vidlab.export.runtime import load_bundle
 
         self.bundle = load_bundle(bundle_dir, threads)
         if self.bundle.family != "embedding":
-            raise ValueError(f"{bundle_dir}: bundle of a {self.bundle.family} model; an appearance "
-                             "encoder needs an embedding (Re-ID) bundle")
+            raise ValueError(
+                f"{bundle_dir}: bundle of a {self.bundle.family} model; an appearance "
+                "encoder needs an embedding (Re-ID) bundle"
+            )
         spec = _preprocessing(self.bundle.card["input"], str(Path(bundle_dir) / "card.json"))
         self.input_size, self.mean, self.std = spec["input_size"], spec["mean"], spec["std"]
         self.batch_size = batch_size
@@ -226,8 +229,10 @@ class BundleEncoder:
 
     def encode(self, frame_bgr: np.ndarray, boxes_xyxy: np.ndarray) -> np.ndarray:
         batch = crop_batch(frame_bgr, boxes_xyxy, self.input_size, self.mean, self.std)
-        outs = [self.bundle.predict(batch[s : s + self.batch_size])
-                for s in range(0, len(batch), self.batch_size)]
+        outs = [
+            self.bundle.predict(batch[s : s + self.batch_size])
+            for s in range(0, len(batch), self.batch_size)
+        ]
         return _finish(outs, len(batch))
 
 

@@ -86,8 +86,7 @@ def tracking_parity(
             for folder in sequence_dirs:
                 result = track_sequence(make_tracker(encoder), load_sequence(folder))
                 table = result.results
-                rows.append(np.column_stack([table.frame, table.track_id, table.tlwh,
-                                             table.score]))
+                rows.append(np.column_stack([table.frame, table.track_id, table.tlwh, table.score]))
                 write_mot_txt(out / f"{Path(folder).name}.txt", table)
             tables.append(np.concatenate(rows))
             scores = evaluate_folder(
@@ -123,8 +122,12 @@ class TrackingParityGate:
         from vidlab.tracking.trackers.deepsort import DeepSort
 
         export_encoder = BundleEncoder(bundle_dir)
-        torch_encoder = TorchEncoder(eager, input_size=export_encoder.input_size,
-                                     mean=export_encoder.mean, std=export_encoder.std)
+        torch_encoder = TorchEncoder(
+            eager,
+            input_size=export_encoder.input_size,
+            mean=export_encoder.mean,
+            std=export_encoder.std,
+        )
         builders = {
             "deepsort": lambda enc: DeepSort(encoder=enc),
             "botsort": lambda enc: BotSort(with_reid=True, cmc="none", encoder=enc),
@@ -132,8 +135,10 @@ class TrackingParityGate:
         scene = SceneConfig(num_frames=self.num_frames, initial_people=self.num_people)
         with tempfile.TemporaryDirectory() as tmp:
             folders = write_mot_folder(Path(tmp), 1, self.seed, render_frames=True, config=scene)
-            gates = [tracking_parity(folders, make, torch_encoder, export_encoder, name)
-                     for name, make in builders.items()]
+            gates = [
+                tracking_parity(folders, make, torch_encoder, export_encoder, name)
+                for name, make in builders.items()
+            ]
         for gate in gates:
             log.info("tracking parity %s: %s", gate.tracker, gate.as_dict())
         return gates

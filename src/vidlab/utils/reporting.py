@@ -15,8 +15,12 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-def print_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]],
-                console: Console | None = None) -> None:
+def print_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    console: Console | None = None,
+) -> None:
     """Print a table with the given header and rows (floats to 4 decimals)."""
     table = Table(title=title)
     for i, column in enumerate(columns):

@@ -12,8 +12,18 @@ from pathlib import Path
 from typing import Any
 
 TRACKED_PACKAGES = (
-    "vidlab", "torch", "torchvision", "lightning", "hydra-core", "timm", "pytorchvideo",
-    "numpy", "onnx", "onnxruntime", "decord", "av",
+    "vidlab",
+    "torch",
+    "torchvision",
+    "lightning",
+    "hydra-core",
+    "timm",
+    "pytorchvideo",
+    "numpy",
+    "onnx",
+    "onnxruntime",
+    "decord",
+    "av",
 )
 
 
@@ -38,7 +48,10 @@ def git_commit(repo_dir: str | Path | None = None) -> str | None:
         ).stdout.strip()
         dirty = subprocess.run(
             ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=cwd, capture_output=True, text=True, check=True,
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return None

@@ -28,12 +28,14 @@ def test_fusion_rejects_inconsistent_labels():
 
 
 def test_report_counts():
-    scores = np.array([
-        [0.9, 0.05, 0.05],  # true 0 -> 0
-        [0.2, 0.7, 0.1],    # true 0 -> 1
-        [0.1, 0.8, 0.1],    # true 1 -> 1
-        [0.3, 0.3, 0.4],    # true 2 -> 2
-    ])
+    scores = np.array(
+        [
+            [0.9, 0.05, 0.05],  # true 0 -> 0
+            [0.2, 0.7, 0.1],  # true 0 -> 1
+            [0.1, 0.8, 0.1],  # true 1 -> 1
+            [0.3, 0.3, 0.4],  # true 2 -> 2
+        ]
+    )
     labels = np.array([0, 0, 1, 2])
     report = classification_report(scores, labels, num_classes=3)
     assert report.top1 == pytest.approx(0.75)

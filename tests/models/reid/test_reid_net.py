@@ -14,7 +14,7 @@ SMALL = (64, 32)
     ("backbone", "pooling", "last_stride", "size"),
     [
         ("resnet18", "gem", 1, SMALL),
-    ("test_resnet", "avg", 1, SMALL),  # avg_down shortcut: its pooling becomes the identity
+        ("test_resnet", "avg", 1, SMALL),  # avg_down shortcut: its pooling becomes the identity
         ("mobilenetv3_small_050", "avg", 2, SMALL),
         ("vit_tiny_patch16_224", "token", 2, (64, 32)),
     ],

@@ -112,9 +112,14 @@ class SyntheticActionSpec:
         known = (*FACTORS, DIRECTION)
         unknown = [f for f in self.factors if f not in known]
         translation_twice = DIRECTION in self.factors and any(
-            f in _TRANSLATIONS for f in self.factors)
-        if (unknown or not self.factors or len(set(self.factors)) != len(self.factors)
-                or translation_twice):
+            f in _TRANSLATIONS for f in self.factors
+        )
+        if (
+            unknown
+            or not self.factors
+            or len(set(self.factors)) != len(self.factors)
+            or translation_twice
+        ):
             raise ValueError(
                 f"factors must be distinct names from {known} (`direction` replaces `horizontal` "
                 f"and `vertical`), got {list(self.factors)}"
@@ -130,14 +135,20 @@ class SyntheticActionSpec:
 
     def class_names(self) -> list[str]:
         """Human-readable class names, e.g. ``right-clockwise-approach``."""
-        return ["-".join(_VALUE_NAMES[f][v] for f, v in
-                         zip(self.factors, label_to_values(label, self.factors), strict=True))
-                for label in range(self.num_classes)]
+        return [
+            "-".join(
+                _VALUE_NAMES[f][v]
+                for f, v in zip(self.factors, label_to_values(label, self.factors), strict=True)
+            )
+            for label in range(self.num_classes)
+        ]
 
     def cache_key(self, split: str, count: int) -> str:
         """Cache key of one split's clips (a hash of the spec, the split and the generator)."""
-        return cache_key({"spec": asdict(self), "split": split, "count": count,
-                          "generator": GENERATOR_VERSION}, CACHE_KEY_LENGTH)
+        return cache_key(
+            {"spec": asdict(self), "split": split, "count": count, "generator": GENERATOR_VERSION},
+            CACHE_KEY_LENGTH,
+        )
 
 
 def label_to_values(label: int, factors: tuple[str, ...]) -> list[int]:
@@ -263,8 +274,10 @@ def actor_track(
 
     class_signs = motion_signs(label, spec.factors)
     # Motions outside the class factors: random sense (nuisance), or absent (sign 0).
-    signs = {f: class_signs.get(f, int(rng.choice([-1, 1])) if spec.nuisance_motion else 0)
-             for f in FACTORS}
+    signs = {
+        f: class_signs.get(f, int(rng.choice([-1, 1])) if spec.nuisance_motion else 0)
+        for f in FACTORS
+    }
     axis_direction = DIRECTION in spec.factors
 
     half_mid = rng.uniform(*motion.size) * size
@@ -337,11 +350,16 @@ def render_clip(spec: SyntheticActionSpec, label: int, rng: np.random.Generator)
 
 def _render_range(spec: SyntheticActionSpec, split: str, start: int, stop: int) -> np.ndarray:
     """Clips ``start .. stop - 1`` of a split, (stop - start, T, H, W, 3) uint8."""
-    return np.stack([
-        render_clip(spec, i % spec.num_classes,
-                    np.random.default_rng((spec.seed, SPLIT_OFFSETS[split], i)))
-        for i in range(start, stop)
-    ])
+    return np.stack(
+        [
+            render_clip(
+                spec,
+                i % spec.num_classes,
+                np.random.default_rng((spec.seed, SPLIT_OFFSETS[split], i)),
+            )
+            for i in range(start, stop)
+        ]
+    )
 
 
 def generate_split(
@@ -365,13 +383,18 @@ def generate_split(
     if workers is None:
         workers = len(os.sched_getaffinity(0)) if count >= PROGRESS_MIN_CLIPS else 1
     starts = range(0, count, RENDER_CHUNK)
-    progress = tqdm(total=count, desc=f"synthetic {split} clips", unit="clip",
-                    disable=count < PROGRESS_MIN_CLIPS, leave=False)
+    progress = tqdm(
+        total=count,
+        desc=f"synthetic {split} clips",
+        unit="clip",
+        disable=count < PROGRESS_MIN_CLIPS,
+        leave=False,
+    )
     with progress:
         if workers <= 1:
             chunks = (_render_range(spec, split, a, min(a + RENDER_CHUNK, count)) for a in starts)
             for start, chunk in zip(starts, chunks, strict=True):
-                videos[start:start + len(chunk)] = chunk
+                videos[start : start + len(chunk)] = chunk
                 progress.update(len(chunk))
             return videos, labels
         # Fork: the children run numpy only (never torch's or decord's threads, which do not
@@ -379,11 +402,13 @@ def generate_split(
         methods = multiprocessing.get_all_start_methods()
         context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         with ProcessPoolExecutor(workers, mp_context=context) as pool:
-            futures = {pool.submit(_render_range, spec, split, a, min(a + RENDER_CHUNK, count)): a
-                       for a in starts}
+            futures = {
+                pool.submit(_render_range, spec, split, a, min(a + RENDER_CHUNK, count)): a
+                for a in starts
+            }
             for future in as_completed(futures):
                 chunk = future.result()
-                videos[futures[future]:futures[future] + len(chunk)] = chunk
+                videos[futures[future] : futures[future] + len(chunk)] = chunk
                 progress.update(len(chunk))
     return videos, labels
 

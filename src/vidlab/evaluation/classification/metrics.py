@@ -83,7 +83,9 @@ def fuse_views(
     return videos, fused, video_labels
 
 
-def classification_report(scores: np.ndarray, labels: np.ndarray, num_classes: int) -> ClassificationReport:
+def classification_report(
+    scores: np.ndarray, labels: np.ndarray, num_classes: int
+) -> ClassificationReport:
     """Top-1/top-5/mean-class accuracy and the confusion matrix from (V, K) scores and (V,) labels."""
     if len(scores) == 0:
         raise ValueError("no videos to score")

@@ -7,8 +7,9 @@ from pathlib import Path
 import numpy as np
 
 
-def save_confusion_png(confusion: np.ndarray, class_names: list[str], path: str | Path,
-                       title: str = "Confusion matrix") -> Path:
+def save_confusion_png(
+    confusion: np.ndarray, class_names: list[str], path: str | Path, title: str = "Confusion matrix"
+) -> Path:
     """Row-normalised confusion heat map with counts in the cells (rows: true, columns: predicted)."""
     import matplotlib
 
@@ -28,8 +29,15 @@ def save_confusion_png(confusion: np.ndarray, class_names: list[str], path: str 
             for j in range(k):
                 if confusion[i, j]:
                     color = "white" if rates[i, j] > 0.5 else "black"
-                    ax.text(j, i, str(int(confusion[i, j])), ha="center", va="center",
-                            fontsize=6, color=color)
+                    ax.text(
+                        j,
+                        i,
+                        str(int(confusion[i, j])),
+                        ha="center",
+                        va="center",
+                        fontsize=6,
+                        color=color,
+                    )
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)

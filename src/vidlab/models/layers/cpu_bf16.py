@@ -27,8 +27,11 @@ def _affected(conv: nn.Conv3d) -> bool:
 
 
 def _guarded_forward(self: nn.Conv3d, x: torch.Tensor) -> torch.Tensor:
-    if (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
-            and x.shape[2] < self.kernel_size[0]):
+    if (
+        x.device.type == "cpu"
+        and torch.is_autocast_enabled("cpu")
+        and x.shape[2] < self.kernel_size[0]
+    ):
         with torch.autocast("cpu", enabled=False):
             return nn.Conv3d.forward(self, x.float())
     return nn.Conv3d.forward(self, x)

@@ -17,8 +17,14 @@ from torch import nn
 # video ResNet, MViT / TimeSformer head).
 HEAD_PATTERN = re.compile(r"(^blocks\.\d+\.proj\.|^fc\.|^head\.|^head_drop\.)")
 BLOCK_INDEX = re.compile(r"^blocks\.(\d+)\.")
-EMBEDDING_NAMES = ("patch_embed", "cls_token", "pos_embed", "time_embed", "conv_proj",
-                   "pos_encoding")
+EMBEDDING_NAMES = (
+    "patch_embed",
+    "cls_token",
+    "pos_embed",
+    "time_embed",
+    "conv_proj",
+    "pos_encoding",
+)
 
 
 def freeze_batchnorm_stats(model: nn.Module, freeze_affine: bool = False) -> int:
@@ -81,8 +87,9 @@ def finetune_param_groups(
         Groups ``{"params", "lr", "weight_decay"?}`` for any torch optimizer.
     """
     skip = tuple(no_weight_decay)
-    num_layers = max((_layer_id(n, 0) for n, _ in model.named_parameters()
-                      if BLOCK_INDEX.match(n)), default=0)
+    num_layers = max(
+        (_layer_id(n, 0) for n, _ in model.named_parameters() if BLOCK_INDEX.match(n)), default=0
+    )
     groups: dict[tuple[float, bool], list[nn.Parameter]] = {}
     for name, param in model.named_parameters():
         if not param.requires_grad:
@@ -95,5 +102,7 @@ def finetune_param_groups(
             group_lr = lr * backbone_lr_mult
         decay = not (param.ndim < 2 or name.endswith(skip))
         groups.setdefault((group_lr, decay), []).append(param)
-    return [{"params": params, "lr": group_lr, **({} if decay else {"weight_decay": 0.0})}
-            for (group_lr, decay), params in groups.items()]
+    return [
+        {"params": params, "lr": group_lr, **({} if decay else {"weight_decay": 0.0})}
+        for (group_lr, decay), params in groups.items()
+    ]
