@@ -118,6 +118,7 @@ TASK_GROUPS = {
     "track": {"tracker"},
     "mot_metrics": set(),
     "check_data": set(),
+    "detect": set(),
 }
 
 
