@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from vidlab.data.mot import MOTSequences
-from vidlab.detection import FrameDetector, detect_folder, load_detector
 from vidlab.errors import UserError
 from vidlab.utils.runinfo import git_commit, package_versions, write_metrics
+
+if TYPE_CHECKING:  # vidlab.detection imports torch: only when a detector is asked for
+    from vidlab.detection import FrameDetector
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,8 @@ def build_detector(cfg: DictConfig) -> FrameDetector | None:
     path = cfg.get("detector")
     if not path:
         return None
+    from vidlab.detection import load_detector
+
     options = OmegaConf.to_container(cfg.get("detect") or {}, resolve=True)
     return load_detector(
         Path(path),
@@ -74,6 +78,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     root = data.resolve_root()
     out = Path(cfg.paths.output_dir) / DETECTIONS_DIR
     names = [*(data.sequences or []), *(data.val_sequences or [])] or None
+    from vidlab.detection import detect_folder
+
     totals = detect_folder(detector, sequence_folders(root, names), out)
     metrics = detection_metrics("test", totals)
     write_metrics(

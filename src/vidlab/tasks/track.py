@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from vidlab.data.mot import MOTSequences
-from vidlab.detection import FrameDetector, detect_folder
 from vidlab.errors import UserError
 from vidlab.evaluation.mot.io import find_sequences
 from vidlab.tasks.detect import DETECTIONS_DIR, build_detector, detection_metrics
@@ -40,6 +39,9 @@ from vidlab.tasks.mot_metrics import combined_metrics, combined_summary, print_s
 from vidlab.tracking.encoders import EmbeddingCache
 from vidlab.tracking.runner import GT_FILE, SequenceResult, track_folder
 from vidlab.utils.runinfo import git_commit, package_versions, write_metrics
+
+if TYPE_CHECKING:  # vidlab.detection imports torch: only when a detector is asked for
+    from vidlab.detection import FrameDetector
 
 log = logging.getLogger(__name__)
 
@@ -90,6 +92,8 @@ def _run_split(
     detections_dir, detected = cfg.get("detections"), {}
     if detector is not None:
         detections_dir = out / (DETECTIONS_DIR + ("" if split == "test" else f"_{split}"))
+        from vidlab.detection import detect_folder
+
         detected = detection_metrics(split, detect_folder(detector, dirs, detections_dir))
     results = track_folder(
         make_tracker,
