@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from vidlab.checkpoint import load_network
 from vidlab.export import formats as export_formats
 from vidlab.export.formats import FORMATS
 from vidlab.export.runtime import load_predictor
@@ -84,7 +85,7 @@ def test_int8_agreement_and_accuracy_are_reported(make_cfg, tiny_checkpoint):
     out = Path(cfg.paths.output_dir)
     rows = _rows(out)
     # Recompute the agreement and accuracy from the bundle, the checkpoint and the clips.
-    net, _ = export.load_network(ckpt)
+    net, _ = load_network(ckpt)
     clips, labels = export.datamodule_clips(cfg.data, "val", 16)
     with torch.no_grad():
         eager = net(clips).argmax(1).numpy()
