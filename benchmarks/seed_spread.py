@@ -15,7 +15,8 @@ sweep continues where it stopped.
 
 From each run's ``metrics.json`` (``{"schema", "task", "metrics", "details", "provenance"}``) the
 script reads the ``--metrics`` keys of ``metrics`` (default ``val/top1`` and ``test/top1``), the
-wall time ``details.wall_time_s`` and the commit ``provenance.git_commit``. It prints one table per
+wall time ``details.wall_time_s``, the commit ``provenance.git_commit`` and, from the CSV logger's
+``csv/metrics.csv``, the ``--curve`` key per epoch (default ``val/top1``). It prints one table per
 experiment (a row per seed, then min / median / max) and writes ``seed_spread.csv`` (one row per
 run, with its command) and ``seed_spread.md`` (the tables) to ``--out``.
 """
@@ -59,6 +60,7 @@ class RunResult:
     metrics: dict[str, float | None] = field(default_factory=dict)
     wall_time_s: float | None = None
     git_commit: str | None = None
+    curve: list[float] = field(default_factory=list)  # the curve key per epoch, if logged
 
 
 def parse_run(spec: str) -> Experiment:
@@ -92,7 +94,12 @@ def train_command(python: str, experiment: Experiment, seed: int, out: Path) -> 
 
 
 def read_result(
-    path: Path, tag: str, seed: int, command: str, keys: Sequence[str] = DEFAULT_METRICS
+    path: Path,
+    tag: str,
+    seed: int,
+    command: str,
+    keys: Sequence[str] = DEFAULT_METRICS,
+    curve_key: str = "val/top1",
 ) -> RunResult:
     """Read one run's ``metrics.json``; a missing key is ``None`` (shown as ``-``)."""
     try:
@@ -113,7 +120,22 @@ def read_result(
         metrics={k: payload["metrics"].get(k) for k in keys},
         wall_time_s=details.get("wall_time_s"),
         git_commit=provenance.get("git_commit"),
+        curve=read_curve(path.parent / "csv" / "metrics.csv", curve_key, details.get("epochs")),
     )
+
+
+def read_curve(path: Path, key: str, epochs: int | None) -> list[float]:
+    """The values of `key` in the CSV logger's ``metrics.csv``, in order, one per validation.
+
+    The train task validates and tests the best checkpoint after fitting, which the logger also
+    records; only the first `epochs` values (``details.epochs``) are the per-epoch curve. Empty when
+    the file or the column is absent.
+    """
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        values = [float(row[key]) for row in csv.DictReader(f) if row.get(key)]
+    return values if epochs is None else values[:epochs]
 
 
 def spread(values: Sequence[float | None]) -> tuple[float | None, float | None, float | None]:
@@ -124,22 +146,36 @@ def spread(values: Sequence[float | None]) -> tuple[float | None, float | None, 
     return min(present), statistics.median(present), max(present)
 
 
+def has_curves(results: Sequence[RunResult]) -> bool:
+    return any(r.curve for r in results)
+
+
+def format_curve(curve: Sequence[float]) -> str:
+    return ", ".join(f"{v:.3f}" for v in curve) if curve else "-"
+
+
 def experiment_rows(results: Sequence[RunResult], keys: Sequence[str]) -> list[list[Any]]:
-    """One row per seed (seed, metrics..., wall minutes), then ``min``, ``median``, ``max``."""
+    """One row per seed (seed, metrics..., wall minutes), then ``min``, ``median``, ``max``.
+
+    When some run has a per-epoch curve, a last column holds it (seed rows only).
+    """
+    curves = has_curves(results)
     rows: list[list[Any]] = []
     for r in sorted(results, key=lambda r: r.seed):
         wall = None if r.wall_time_s is None else r.wall_time_s / 60
         rows.append([f"seed {r.seed}", *(r.metrics.get(k) for k in keys), wall])
+        if curves:
+            rows[-1].append(format_curve(r.curve))
     columns = [[r.metrics.get(k) for r in results] for k in keys]
     columns.append([None if r.wall_time_s is None else r.wall_time_s / 60 for r in results])
     stats = [spread(c) for c in columns]
     for i, name in enumerate(("min", "median", "max")):
-        rows.append([name, *(s[i] for s in stats)])
+        rows.append([name, *(s[i] for s in stats)] + ([None] if curves else []))
     return rows
 
 
-def table_columns(keys: Sequence[str]) -> list[str]:
-    return ["run", *keys, "wall min"]
+def table_columns(keys: Sequence[str], curve_key: str | None = None) -> list[str]:
+    return ["run", *keys, "wall min"] + ([f"{curve_key} by epoch"] if curve_key else [])
 
 
 def _cell(value: Any) -> str:
@@ -157,12 +193,18 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str
 
 
 def write_reports(
-    out: Path, experiments: Sequence[Experiment], results: Sequence[RunResult], keys: Sequence[str]
+    out: Path,
+    experiments: Sequence[Experiment],
+    results: Sequence[RunResult],
+    keys: Sequence[str],
+    curve_key: str = "val/top1",
 ) -> None:
     """``seed_spread.csv`` (one row per run) and ``seed_spread.md`` (a table per experiment)."""
     with open(out / "seed_spread.csv", "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["tag", "seed", *keys, "wall_time_s", "git_commit", "command"])
+        writer.writerow(
+            ["tag", "seed", *keys, "wall_time_s", f"{curve_key} by epoch", "git_commit", "command"]
+        )
         for r in results:
             writer.writerow(
                 [
@@ -170,6 +212,7 @@ def write_reports(
                     r.seed,
                     *(r.metrics.get(k) for k in keys),
                     r.wall_time_s,
+                    " ".join(f"{v:.4f}" for v in r.curve),
                     r.git_commit,
                     r.command,
                 ]
@@ -183,7 +226,10 @@ def write_reports(
         parts.append(
             f"### {exp.tag}\n\n`python train.py {' '.join(exp.overrides)} seed=S` "
             f"(commit {', '.join(commits)})\n\n"
-            + markdown_table(table_columns(keys), experiment_rows(mine, keys))
+            + markdown_table(
+                table_columns(keys, curve_key if has_curves(mine) else None),
+                experiment_rows(mine, keys),
+            )
         )
     (out / "seed_spread.md").write_text("\n\n".join(parts) + "\n")
 
@@ -210,6 +256,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         nargs="+",
         default=list(DEFAULT_METRICS),
         help="keys of metrics.json's 'metrics' to report",
+    )
+    parser.add_argument(
+        "--curve",
+        default="val/top1",
+        help="key whose per-epoch values are read from the run's csv/metrics.csv (CSV logger)",
     )
     parser.add_argument(
         "--rerun", action="store_true", help="train again even where a run's metrics.json exists"
@@ -250,17 +301,19 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"  failed: exit {code}; see {log_path}", file=sys.stderr)
                     continue
             results.append(
-                read_result(metrics_path, exp.tag, seed, f"python {shown}", args.metrics)
+                read_result(
+                    metrics_path, exp.tag, seed, f"python {shown}", args.metrics, args.curve
+                )
             )
             # Rewrite the reports after every run, so a stopped sweep leaves its tables.
-            write_reports(args.out, experiments, results, args.metrics)
+            write_reports(args.out, experiments, results, args.metrics, args.curve)
 
     for exp in experiments:
         mine = [r for r in results if r.tag == exp.tag]
         if mine:
             print_table(
                 f"{exp.tag}: python train.py {' '.join(exp.overrides)}",
-                table_columns(args.metrics),
+                table_columns(args.metrics, args.curve if has_curves(mine) else None),
                 experiment_rows(mine, args.metrics),
             )
     print(f"reports: {args.out / 'seed_spread.csv'}, {args.out / 'seed_spread.md'}")

@@ -141,3 +141,33 @@ def test_main_runs_each_seed_once_and_writes_reports(seed_spread, tmp_path):
     )
     seed_spread.main(argv[:-2])
     assert "| seed 0 | 0.9000 |" in (out / "seed_spread.md").read_text()
+
+
+def test_curve_is_the_per_epoch_validation_without_the_final_best_checkpoint_row(
+    seed_spread, tmp_path
+):
+    run = tmp_path / "seed3"
+    (run / "csv").mkdir(parents=True)
+    # The CSV logger's rows: training steps (no val/top1), one validation per epoch, then the
+    # validation of the best checkpoint after fitting.
+    (run / "csv" / "metrics.csv").write_text(
+        "epoch,step,train/loss_step,val/top1\n"
+        "0,9,1.38,\n0,124,,0.25\n1,249,,0.5\n1,249,1.0,\n2,374,,0.75\n2,374,,0.75\n"
+    )
+    (run / "metrics.json").write_text(
+        json.dumps(
+            {
+                "schema": 1,
+                "task": "train",
+                "metrics": {"val/top1": 0.75, "test/top1": 0.7},
+                "details": {"wall_time_s": 30.0, "epochs": 3},
+                "provenance": {},
+            }
+        )
+    )
+    result = seed_spread.read_result(run / "metrics.json", "x", 3, "cmd")
+    assert result.curve == [0.25, 0.5, 0.75]
+    rows = seed_spread.experiment_rows([result], ["val/top1"])
+    assert rows[0] == ["seed 3", 0.75, 0.5, "0.250, 0.500, 0.750"]
+    assert rows[1] == ["min", 0.75, 0.5, None]
+    assert seed_spread.table_columns(["val/top1"], "val/top1")[-1] == "val/top1 by epoch"
