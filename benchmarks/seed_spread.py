@@ -162,15 +162,17 @@ def experiment_rows(results: Sequence[RunResult], keys: Sequence[str]) -> list[l
     curves = has_curves(results)
     rows: list[list[Any]] = []
     for r in sorted(results, key=lambda r: r.seed):
-        wall = None if r.wall_time_s is None else r.wall_time_s / 60
+        wall = None if r.wall_time_s is None else round(r.wall_time_s / 60, 1)
         rows.append([f"seed {r.seed}", *(r.metrics.get(k) for k in keys), wall])
         if curves:
             rows[-1].append(format_curve(r.curve))
     columns = [[r.metrics.get(k) for r in results] for k in keys]
-    columns.append([None if r.wall_time_s is None else r.wall_time_s / 60 for r in results])
+    columns.append(
+        [None if r.wall_time_s is None else round(r.wall_time_s / 60, 1) for r in results]
+    )
     stats = [spread(c) for c in columns]
     for i, name in enumerate(("min", "median", "max")):
-        rows.append([name, *(s[i] for s in stats)] + ([None] if curves else []))
+        rows.append([name, *(s[i] for s in stats)] + ([""] if curves else []))
     return rows
 
 

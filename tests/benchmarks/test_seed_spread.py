@@ -169,5 +169,5 @@ def test_curve_is_the_per_epoch_validation_without_the_final_best_checkpoint_row
     assert result.curve == [0.25, 0.5, 0.75]
     rows = seed_spread.experiment_rows([result], ["val/top1"])
     assert rows[0] == ["seed 3", 0.75, 0.5, "0.250, 0.500, 0.750"]
-    assert rows[1] == ["min", 0.75, 0.5, None]
+    assert rows[1] == ["min", 0.75, 0.5, ""]
     assert seed_spread.table_columns(["val/top1"], "val/top1")[-1] == "val/top1 by epoch"
