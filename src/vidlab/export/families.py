@@ -110,16 +110,21 @@ def _clip_spec(meta: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _classifier_input(meta: dict[str, Any]) -> dict[str, Any]:
-    s = _clip_spec(meta)
+def _input_card(name: str, layout: str, shape: list[int], spec: dict[str, Any]) -> dict[str, Any]:
+    """The card's ``input`` section: a float32 batch of normalised RGB, whatever the family."""
     return {
-        "name": "video",
+        "name": name,
         "dtype": "float32",
-        "layout": "NCTHW",
-        "shape": ["batch", 3, s["num_frames"], s["crop_size"], s["crop_size"]],
-        **s,
+        "layout": layout,
+        "shape": ["batch", *shape],
+        **spec,
         "value_range": VALUE_RANGE,
     }
+
+
+def _classifier_input(meta: dict[str, Any]) -> dict[str, Any]:
+    s = _clip_spec(meta)
+    return _input_card("video", "NCTHW", [3, s["num_frames"], s["crop_size"], s["crop_size"]], s)
 
 
 def _classifier_output(meta: dict[str, Any]) -> dict[str, Any]:
@@ -177,14 +182,7 @@ def _image_spec(meta: dict[str, Any]) -> dict[str, Any]:
 
 def _embedding_input(meta: dict[str, Any]) -> dict[str, Any]:
     s = _image_spec(meta)
-    return {
-        "name": "image",
-        "dtype": "float32",
-        "layout": "NCHW",
-        "shape": ["batch", 3, *s["image_size"]],
-        **s,
-        "value_range": VALUE_RANGE,
-    }
+    return _input_card("image", "NCHW", [3, *s["image_size"]], s)
 
 
 def _embedding_output(meta: dict[str, Any]) -> dict[str, Any]:
@@ -254,11 +252,7 @@ def _detector_spec(meta: dict[str, Any]) -> dict[str, Any]:
 def _detector_input(meta: dict[str, Any]) -> dict[str, Any]:
     s = _detector_spec(meta)
     return {
-        "name": "images",
-        "dtype": "float32",
-        "layout": "NCHW",
-        "shape": ["batch", 3, *s["image_size"]],
-        **s,
+        **_input_card("images", "NCHW", [3, *s["image_size"]], s),
         "normalised_in_network": True,
         "value_range": "RGB in [0, 1]; the network normalises with mean/std inside",
         "fixed_size": FIXED_SIZE_NOTE,
