@@ -58,6 +58,22 @@ class WarmupCosine:
         )
 
 
+def lightning_optimizers(
+    optimizer: torch.optim.Optimizer,
+    scheduler_factory: Callable[..., torch.optim.lr_scheduler.LRScheduler] | None,
+    total_steps: int,
+) -> dict:
+    """``configure_optimizers``' return value: the optimizer and, when a scheduler partial is
+    given, its scheduler built for `total_steps` and stepped every optimizer step."""
+    if scheduler_factory is None:
+        return {"optimizer": optimizer}
+    scheduler = scheduler_factory(optimizer, total_steps=total_steps)
+    return {
+        "optimizer": optimizer,
+        "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
+    }
+
+
 def cosine_with_warmup(
     optimizer: torch.optim.Optimizer,
     *,

@@ -26,7 +26,7 @@ from torch import nn
 
 from vidlab.checkpoint import DETECTOR, META_KEY
 from vidlab.evaluation.detection import DetectionResult, build_map_metric, summarise, to_map_inputs
-from vidlab.optim import param_groups
+from vidlab.optim import lightning_optimizers, param_groups
 
 log = logging.getLogger(__name__)
 
@@ -90,15 +90,9 @@ class DetectionModule(pl.LightningModule):
                 "this DetectionModule was built without an optimizer (evaluation only)"
             )
         optimizer = self.optimizer_factory(param_groups(self.net))
-        if self.scheduler_factory is None:
-            return {"optimizer": optimizer}
-        scheduler = self.scheduler_factory(
-            optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
+        return lightning_optimizers(
+            optimizer, self.scheduler_factory, int(self.trainer.estimated_stepping_batches)
         )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
-        }
 
     # ------------------------------------------------------------------------------ evaluation
     def _update(self, metric: Any, batch: dict[str, Any]) -> None:

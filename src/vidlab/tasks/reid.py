@@ -26,7 +26,7 @@ from torch import nn
 
 from vidlab.checkpoint import EMBEDDING, META_KEY, check_family, load_checkpoint, load_network
 from vidlab.models.reid.losses import CenterLoss, batch_hard_triplet_loss
-from vidlab.optim import param_groups
+from vidlab.optim import lightning_optimizers, param_groups
 
 log = logging.getLogger(__name__)
 
@@ -165,15 +165,9 @@ class ReIDModule(pl.LightningModule):
                 }
             )
         optimizer = self.optimizer_factory(groups)
-        if self.scheduler_factory is None:
-            return {"optimizer": optimizer}
-        scheduler = self.scheduler_factory(
-            optimizer, total_steps=int(self.trainer.estimated_stepping_batches)
+        return lightning_optimizers(
+            optimizer, self.scheduler_factory, int(self.trainer.estimated_stepping_batches)
         )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
-        }
 
     # ------------------------------------------------------------------------------ retrieval
     @torch.no_grad()

@@ -15,7 +15,7 @@ from torch import nn
 from vidlab.checkpoint import CLASSIFIER, META_KEY
 from vidlab.evaluation.classification import ClassificationReport, classification_report, fuse_views
 from vidlab.models.layers.cpu_bf16 import guard_temporal_convs
-from vidlab.optim import param_groups
+from vidlab.optim import lightning_optimizers, param_groups
 
 log = logging.getLogger(__name__)
 
@@ -186,14 +186,9 @@ class VideoClassifier(pl.LightningModule):
     def configure_optimizers(self) -> dict[str, Any]:
         skip = self.net.no_weight_decay() if hasattr(self.net, "no_weight_decay") else ()
         optimizer = self.optimizer_factory(param_groups(self.net, skip) + self.extra_param_groups)
-        if self.scheduler_factory is None:
-            return {"optimizer": optimizer}
-        total_steps = int(self.trainer.estimated_stepping_batches)
-        scheduler = self.scheduler_factory(optimizer, total_steps=total_steps)
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "step", "frequency": 1},
-        }
+        return lightning_optimizers(
+            optimizer, self.scheduler_factory, int(self.trainer.estimated_stepping_batches)
+        )
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         checkpoint[META_KEY] = {**self.checkpoint_meta, "family": CLASSIFIER}
