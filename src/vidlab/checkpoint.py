@@ -160,7 +160,14 @@ def load_network(path: str | Path, family: str | None = None) -> tuple[nn.Module
         path: a vidlab checkpoint.
         family: the family the caller needs (None: any); another family raises `CheckpointError`.
     """
-    ckpt = load_checkpoint(path)
+    return network_from_checkpoint(load_checkpoint(path), path, family)
+
+
+def network_from_checkpoint(
+    ckpt: dict[str, Any], path: str | Path, family: str | None = None
+) -> tuple[nn.Module, dict[str, Any]]:
+    """`load_network` for a checkpoint dict already read by `load_checkpoint` (`path` names it
+    in errors)."""
     meta = ckpt[META_KEY]
     if family is not None:
         check_family(meta, family, path)

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from vidlab.checkpoint import EMBEDDING, META_KEY, check_family, load_checkpoint, load_network
+from vidlab.checkpoint import EMBEDDING, META_KEY, load_checkpoint, network_from_checkpoint
 from vidlab.models.reid.losses import CenterLoss, batch_hard_triplet_loss
 from vidlab.optim import lightning_optimizers, param_groups
 
@@ -266,15 +266,14 @@ def is_reid_checkpoint_meta(meta: dict[str, Any]) -> bool:
 def reid_from_checkpoint(path: str | Path) -> tuple[ReIDModule, dict[str, Any]]:
     """Rebuild a trained :class:`ReIDModule` (eval mode, no optimizer) from a checkpoint alone.
 
-    The network comes from `vidlab.checkpoint.load_network` (its backbone built without pretrained
-    weights: the checkpoint holds all of them, so the original weight file need not exist here).
+    The network comes from `vidlab.checkpoint.network_from_checkpoint` (its backbone built without
+    pretrained weights: the checkpoint holds all of them, so the original weight file need not
+    exist here); the file is read once.
     """
     from omegaconf import OmegaConf
 
     ckpt = load_checkpoint(path)
-    meta = ckpt[META_KEY]
-    check_family(meta, EMBEDDING, path)
-    net, _ = load_network(path)
+    net, meta = network_from_checkpoint(ckpt, path, family=EMBEDDING)
     model_cfg = OmegaConf.create(meta["config"]["model"])
     options = {
         k: v
