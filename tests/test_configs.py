@@ -17,6 +17,7 @@ GROUP_HOME = {
     "task": ("evaluate", []),
     "tracker": ("evaluate", ["task=track"]),
     "export": ("export", []),
+    "analytics": ("evaluate", []),
 }
 SKIP_GROUPS = {"hydra", "local"}
 # Data configs of the tracking harness compose under evaluate.py with the task that uses them.
@@ -24,6 +25,7 @@ TRACKING_DATA = {
     ("data", "mot"): "task=mot_metrics",
     ("data", "synthetic_mot"): "task=track",
     ("hparams_search", "tracker_optuna"): "task=track",
+    ("data", "synthetic_scene"): "task=events",
     # Re-ID image datasets compose with the Re-ID evaluation task.
     **{("data", o): "task=reid" for o in ("synthetic_reid", "market1501", "mot17_reid")},
 }
@@ -119,6 +121,7 @@ TASK_GROUPS = {
     "mot_metrics": set(),
     "check_data": set(),
     "detect": set(),
+    "events": set(),
 }
 
 

@@ -350,6 +350,36 @@ def _detect(
     return np.concatenate([boxes, fp_boxes]), np.concatenate([scores, fp_scores]), src
 
 
+def simulate_detector(
+    cfg: SceneConfig,
+    rng: np.random.Generator,
+    frames: np.ndarray,
+    ids: np.ndarray,
+    tlwh: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The visibility of ground-truth rows and the simulated detector's output on them.
+
+    Args:
+        cfg: the scene (size, frame count, `noise`).
+        rng: the random stream (advanced).
+        frames, ids, tlwh: (R,) 1-based frames, (R,) person ids and (R, 4) boxes of the truth.
+
+    Returns:
+        (R,) visibility, then the detections' (D,) frames, (D, 4) tlwh boxes, (D,) scores and
+        (D,) source person ids (-1 for false positives), ordered by frame.
+    """
+    vis = np.zeros(len(frames))
+    parts = []
+    latent = _LatentNoise(cfg.noise.temporal_correlation)
+    for f in range(1, cfg.num_frames + 1):
+        sel = np.flatnonzero(frames == f)
+        vis[sel] = _visibility(tlwh[sel], cfg.width, cfg.height)
+        boxes, scores, src = _detect(cfg, rng, ids[sel], tlwh[sel], vis[sel], latent)
+        parts.append((np.full(len(boxes), f, np.int64), boxes, scores, src))
+    det_frame, det_tlwh, det_score, det_src = (np.concatenate(p) for p in zip(*parts, strict=True))
+    return vis, det_frame, det_tlwh, det_score, det_src
+
+
 def generate_sequence(
     seed: int, config: SceneConfig | None = None, name: str | None = None
 ) -> SyntheticSequence:
@@ -363,15 +393,7 @@ def generate_sequence(
     ids = np.array([r[1] for r in rows], np.int64)
     tlwh = np.array([r[2] for r in rows], np.float64).reshape(-1, 4)
     static = np.array([r[3] for r in rows], bool)
-    vis = np.zeros(len(rows))
-    parts = []
-    latent = _LatentNoise(cfg.noise.temporal_correlation)
-    for f in range(1, cfg.num_frames + 1):
-        sel = np.flatnonzero(frames == f)
-        vis[sel] = _visibility(tlwh[sel], cfg.width, cfg.height)
-        boxes, scores, src = _detect(cfg, rng, ids[sel], tlwh[sel], vis[sel], latent)
-        parts.append((np.full(len(boxes), f, np.int64), boxes, scores, src))
-    det_frame, det_tlwh, det_score, det_src = (np.concatenate(p) for p in zip(*parts, strict=True))
+    vis, det_frame, det_tlwh, det_score, det_src = simulate_detector(cfg, rng, frames, ids, tlwh)
     order = np.lexsort((ids, frames))
     classes = np.where(static[order], STATIC_PERSON_CLASS, PEDESTRIAN_CLASS).astype(np.int64)
     return SyntheticSequence(
