@@ -25,7 +25,12 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     """Score `cfg.pred` against `cfg.gt`; returns the flat metrics."""
     pred_path, gt_path = Path(cfg.pred), Path(cfg.gt)
     pred, gt = read_events(pred_path), read_events(gt_path)
-    by_type = OmegaConf.to_container(cfg.get("tolerance_by_type") or {}, resolve=True)
+    by_type = cfg.get("tolerance_by_type") or {}
+    by_type = (
+        OmegaConf.to_container(by_type, resolve=True)
+        if OmegaConf.is_config(by_type)
+        else dict(by_type)
+    )
     result = score_events(
         pred,
         gt,
