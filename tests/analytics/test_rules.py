@@ -163,7 +163,7 @@ def test_heatmap_fades_with_its_half_life():
     heat = HeatmapAnalyzer((100, 100), half_life_s=2.0, cell_px=10)
     frames = list(_frames({1: [(55.0, 55.0), None, None]}, [0.0, 1.0, 4.0]))
     run_analytics([heat], frames, camera="c")
-    assert heat.grid[5, 5] == pytest.approx(0.25)  # 4 s = two half-lives
+    assert heat.density()[5, 5] == pytest.approx(0.25)  # 4 s = two half-lives
     assert heat.image().max() == pytest.approx(1.0)
 
 

@@ -15,17 +15,19 @@ import numpy as np
 #: Which point of a box decides where a track is.
 ANCHORS = ("bottom_center", "center", "all_corners")
 _EPS = 1e-9
+# xyxy @ these: (N, 2) bottom-centre and centre points (one small product, no stacking)
+_BOTTOM_CENTER = np.array([[0.5, 0.0], [0.0, 0.0], [0.5, 0.0], [0.0, 1.0]])
+_CENTER = np.array([[0.5, 0.0], [0.0, 0.5], [0.5, 0.0], [0.0, 0.5]])
 
 
 def anchor_points(xyxy: np.ndarray, anchor: str) -> np.ndarray:
     """(N, P, 2) anchor points of (N, 4) xyxy boxes: P = 1 for ``bottom_center`` / ``center``,
     P = 4 for ``all_corners`` (top-left, top-right, bottom-right, bottom-left)."""
-    x1, y1, x2, y2 = xyxy[:, 0], xyxy[:, 1], xyxy[:, 2], xyxy[:, 3]
-    cx = (x1 + x2) * 0.5
     if anchor == "bottom_center":
-        return np.stack([cx, y2], axis=1)[:, None, :]
+        return (xyxy @ _BOTTOM_CENTER)[:, None, :]
     if anchor == "center":
-        return np.stack([cx, (y1 + y2) * 0.5], axis=1)[:, None, :]
+        return (xyxy @ _CENTER)[:, None, :]
+    x1, y1, x2, y2 = xyxy[:, 0], xyxy[:, 1], xyxy[:, 2], xyxy[:, 3]
     if anchor == "all_corners":
         xs = np.stack([x1, x2, x2, x1], axis=1)
         ys = np.stack([y1, y1, y2, y2], axis=1)

@@ -4,13 +4,13 @@ For every (track, line) pair the analyzer keeps the side the track is confirmed 
 side is the sign of the cross product of the line's direction and the anchor's offset from the
 line's start (``all_corners``: all four corners must agree, otherwise the frame says nothing; an
 anchor within ``margin_px`` of the line is on neither side, so a person standing on it under
-detector jitter does not flip). A
-change of side counts after `min_frames` consecutive frames on the new side and is dated at the
-first of them; it is a crossing only if the anchor's path between its last position on the old side
-and its first on the new one passes through the segment (not beyond its ends, unless the line is
-``infinite``). Crossing towards the side ``in_direction`` points to is ``in``, the other way ``out``.
-A track's first side is where it is first seen: appearing on one side is no crossing, so an id
-switch cannot recount a person who crossed before.
+detector jitter does not flip). A change of side counts after `min_frames` consecutive frames on
+the new side and is dated at the first of them; it is a crossing only if the anchor's move from
+the frame before (where the track was last seen) to that first frame passes through the segment
+(not beyond its ends, unless the line is ``infinite``). Crossing towards the side
+``in_direction`` points to is ``in``, the other way ``out``. A track's first side is where it is
+first seen: appearing on one side is no crossing, so an id switch cannot recount a person who
+crossed before.
 """
 
 from __future__ import annotations
@@ -55,34 +55,41 @@ class LineAnalyzer(TrackAnalyzer):
         self.margin = np.array([line.margin_px for line in self.lines]) * np.hypot(*self.vec.T)
         self.infinite = np.array([line.infinite for line in self.lines], bool)
         self.anchors = sorted({line.anchor for line in self.lines})
+        self._group = np.array([self.anchors.index(line.anchor) for line in self.lines])
         self._by_anchor = [
-            (a, np.array([k for k, line in enumerate(self.lines) if line.anchor == a]))
-            for a in self.anchors
+            (a, np.flatnonzero(self._group == g)) for g, a in enumerate(self.anchors)
         ]
         cap = self.slots.capacity
-        self.side = np.zeros((cap, n), np.int8)  # confirmed side: +1 / -1 (0: not yet known)
-        self.pending = np.zeros((cap, n), np.int64)
-        self.since_pts = np.zeros((cap, n))
-        self.since_index = np.zeros((cap, n), np.int64)
-        self.valid = np.zeros((cap, n), bool)  # the pending change passed through the segment
-        self.last_point = np.zeros((cap, n, 2))  # reference point on the confirmed side
+        # per (track row, line), packed so that a frame reads and writes each array once:
+        # ints: confirmed side (+1 / -1, 0 unknown), frames pending on the other side, index of
+        # the first of them; floats: its time, whether the move passed through the segment
+        self._ints = np.zeros((cap, n, 3), np.int64)
+        self._floats = np.zeros((cap, n, 2))
+        # each track's reference point in the frame it was last seen, per anchor kind
+        self._prev = np.zeros((cap, len(self.anchors), 2))
         self.counts_in = np.zeros(n, np.int64)
         self.counts_out = np.zeros(n, np.int64)
         self.counts: Counter[tuple[str, str, int]] = Counter()  # (line, direction, class)
 
     def sides(self, xyxy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(N, L) side of each box per line (+1 / -1, 0 undecided) and (N, L, 2) reference points."""
+        """(N, L) side of each box per line (+1 / -1, 0 undecided) and (N, G, 2) reference
+        points per anchor kind (`anchors`)."""
         n = len(xyxy)
-        side = np.zeros((n, len(self.lines)), np.int8)
-        ref = np.zeros((n, len(self.lines), 2))
-        for anchor, idx in self._by_anchor:
-            pts = anchor_points(xyxy, anchor)  # (N, P, 2)
-            c = cross2(self.vec[idx][None, None], pts[:, :, None] - self.start[idx][None, None])
-            margin = self.margin[idx]
-            pos, neg = (c > margin).all(axis=1), (c < -margin).all(axis=1)  # (N, L_a)
-            side[:, idx] = np.where(pos, 1, np.where(neg, -1, 0))
-            ref[:, idx] = reference_points(xyxy, anchor)[:, None, :]
+        ref = np.zeros((n, len(self.anchors), 2))
+        if len(self.anchors) == 1:
+            side, ref[:, 0] = self._sides(xyxy, self.anchors[0], slice(None))
+            return side, ref
+        side = np.zeros((n, len(self.lines)), np.int64)
+        for g, (anchor, idx) in enumerate(self._by_anchor):
+            side[:, idx], ref[:, g] = self._sides(xyxy, anchor, idx)
         return side, ref
+
+    def _sides(self, xyxy: np.ndarray, anchor: str, idx) -> tuple[np.ndarray, np.ndarray]:
+        pts = anchor_points(xyxy, anchor)  # (N, P, 2)
+        a, d, margin = self.start[idx], self.vec[idx], self.margin[idx]
+        c = cross2(d[None, None], pts[:, :, None] - a[None, None])  # (N, P, L)
+        side = (c > margin).all(axis=1).astype(np.int64) - (c < -margin).all(axis=1)
+        return side, reference_points(xyxy, anchor)
 
     def _through_segment(self, p0: np.ndarray, p1: np.ndarray, lines: np.ndarray) -> np.ndarray:
         """Whether the moves p0 -> p1 (K, 2) cross lines `lines` (K,) within their segments."""
@@ -95,29 +102,26 @@ class LineAnalyzer(TrackAnalyzer):
     def _step(self, frame: Frame, tracks: Tracks, rows: np.ndarray, new: np.ndarray) -> list[Event]:
         pts, index = frame.pts, frame.index
         raw, ref = self.sides(tracks.xyxy)
-        side = self.side[rows]
-        pending = self.pending[rows]
-        since_pts = self.since_pts[rows]
-        since_index = self.since_index[rows]
-        valid = self.valid[rows]
-        last = self.last_point[rows]
+        ints, floats = self._ints[rows], self._floats[rows]
+        side, pending, since_index = ints[..., 0], ints[..., 1], ints[..., 2]
+        since_pts, valid = floats[..., 0], floats[..., 1]
         side[new] = 0
         unknown = side == 0
-        unknown[new] = True
         init = unknown & (raw != 0)
         side[init] = raw[init]
         pending[unknown] = 0
-        last[init] = ref[init]
-        other = (raw != 0) & (raw != side) & ~unknown
-        same = (raw == side) & ~unknown
-        pending = np.where(other, pending + 1, np.where(same, 0, pending))
+        decided = (raw != 0) & ~unknown
+        other = decided & (raw != side)
+        pending += other
+        pending[decided & (raw == side)] = 0
         start = other & (pending == 1)
         if start.any():
             k, ln = np.nonzero(start)
+            g = self._group[ln]
             since_pts[k, ln] = pts
             since_index[k, ln] = index
-            valid[k, ln] = self._through_segment(last[k, ln], ref[k, ln], ln)
-        last[same] = ref[same]
+            valid[k, ln] = self._through_segment(self._prev[rows[k], g], ref[k, g], ln)
+        self._prev[rows] = ref
         flip = other & (pending >= self.min_frames)
         events = []
         if flip.any():
@@ -125,7 +129,6 @@ class LineAnalyzer(TrackAnalyzer):
             for k, ln in zip(*np.nonzero(flip), strict=True):
                 side[k, ln] = raw[k, ln]
                 pending[k, ln] = 0
-                last[k, ln] = ref[k, ln]
                 if not valid[k, ln]:
                     continue  # went round the end of the segment
                 direction = IN if raw[k, ln] == self.in_side[ln] else OUT
@@ -144,14 +147,14 @@ class LineAnalyzer(TrackAnalyzer):
                         extra={"class_id": cls},
                     )
                 )
-        self.side[rows] = side
-        self.pending[rows] = pending
-        self.since_pts[rows] = since_pts
-        self.since_index[rows] = since_index
-        self.valid[rows] = valid
-        self.last_point[rows] = last
+        self._ints[rows] = ints
+        self._floats[rows] = floats
         return events
 
     def _forget(self, rows: np.ndarray) -> None:
-        self.side[rows] = 0
-        self.pending[rows] = 0
+        self._ints[rows] = 0
+
+    @property
+    def side(self) -> np.ndarray:
+        """(capacity, L) confirmed side of each track row per line (0: unknown)."""
+        return self._ints[..., 0]

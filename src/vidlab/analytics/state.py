@@ -41,18 +41,16 @@ class TrackSlots:
         Returns:
             (N,) int rows and (N,) bool "first seen now" (their rows must be initialised).
         """
-        n = len(track_ids)
-        rows = np.empty(n, np.intp)
-        new = np.zeros(n, bool)
-        slot = self._slot
-        for k, tid in enumerate(track_ids.tolist()):
-            row = slot.get(tid)
-            if row is None:
-                row = self._allocate(tid, pts)
-                new[k] = True
-            rows[k] = row
-        self.last_seen[rows] = pts
-        return rows, new
+        rows = list(map(self._slot.get, track_ids.tolist()))
+        new = np.zeros(len(rows), bool)
+        if None in rows:  # first sight of some ids
+            for k, row in enumerate(rows):
+                if row is None:
+                    rows[k] = self._allocate(int(track_ids[k]), pts)
+                    new[k] = True
+        out = np.array(rows, np.intp)
+        self.last_seen[out] = pts
+        return out, new
 
     def _allocate(self, tid: int, pts: float) -> int:
         if self._free:

@@ -51,11 +51,12 @@ class ZoneAnalyzer(TrackAnalyzer):
             self._groups.append((anchor, idx, PolygonSet([self.zones[k].polygon for k in idx])))
         self.hysteresis = np.array([zone.hysteresis_frames for zone in self.zones], np.int64)
         cap = self.slots.capacity
-        self.inside = np.zeros((cap, z), bool)
-        self.pending = np.zeros((cap, z), np.int64)
-        self.since_pts = np.zeros((cap, z))
-        self.since_index = np.zeros((cap, z), np.int64)
-        self.enter_pts = np.full((cap, z), np.nan)
+        # per (track row, zone), packed so that a frame reads and writes each array once:
+        # ints: confirmed inside (0 / 1), frames pending on the other side, index of the first
+        # of them; floats: its time, and the time the track entered (NaN when outside)
+        self._ints = np.zeros((cap, z, 3), np.int64)
+        self._floats = np.zeros((cap, z, 2))
+        self._floats[..., 1] = np.nan
         crowd = [zone.crowding for zone in self.zones]
         self._crowd_zones = [k for k, c in enumerate(crowd) if c is not None]
         self.crowd_since = np.full(z, np.nan)
@@ -78,18 +79,17 @@ class ZoneAnalyzer(TrackAnalyzer):
     def _step(self, frame: Frame, tracks: Tracks, rows: np.ndarray, new: np.ndarray) -> list[Event]:
         pts, index = frame.pts, frame.index
         raw = self.contains(tracks.xyxy)
-        inside = self.inside[rows]
-        pending = self.pending[rows]
-        since_pts = self.since_pts[rows]
-        since_index = self.since_index[rows]
-        enter_pts = self.enter_pts[rows]
+        ints, floats = self._ints[rows], self._floats[rows]
+        inside, pending, since_index = ints[..., 0], ints[..., 1], ints[..., 2]
+        since_pts, enter_pts = floats[..., 0], floats[..., 1]
         if new.any():  # first sight: the state is what is seen, no event
             inside[new] = raw[new]
             pending[new] = 0
             enter_pts[new] = np.where(raw[new], pts, np.nan)
-        diff = raw != inside
+        diff = raw != inside.astype(bool)
         diff[new] = False
-        pending = np.where(diff, pending + 1, 0)
+        pending += diff
+        pending[~diff] = 0
         start = diff & (pending == 1)
         since_pts[start] = pts
         since_index[start] = index
@@ -113,14 +113,11 @@ class ZoneAnalyzer(TrackAnalyzer):
                     enter_pts[k, z] = np.nan
             inside ^= flip
             pending[flip] = 0
-        self.inside[rows] = inside
-        self.pending[rows] = pending
-        self.since_pts[rows] = since_pts
-        self.since_index[rows] = since_index
-        self.enter_pts[rows] = enter_pts
+        self._ints[rows] = ints
+        self._floats[rows] = floats
         if self.occupancy_hold_s > 0:
             recent = pts - self.slots.last_seen <= self.occupancy_hold_s  # (capacity,)
-            self.occupancy = self.inside[recent].sum(axis=0)
+            self.occupancy = self._ints[recent, :, 0].sum(axis=0)
         else:
             self.occupancy = inside.sum(axis=0)
         self.history.append((pts, self.occupancy.copy()))
@@ -150,17 +147,22 @@ class ZoneAnalyzer(TrackAnalyzer):
         return events
 
     def _forget(self, rows: np.ndarray) -> None:
-        self.inside[rows] = False
-        self.pending[rows] = 0
-        self.enter_pts[rows] = np.nan
+        self._ints[rows] = 0
+        self._floats[rows, :, 1] = np.nan
+
+    @property
+    def inside(self) -> np.ndarray:
+        """(capacity, Z) bool: each track row's confirmed membership of each zone."""
+        return self._ints[..., 0].astype(bool)
 
     def dwell(self, pts: float) -> dict[int, dict[str, float]]:
         """Seconds each remembered track has been inside each zone it is in, at stream time `pts`."""
         out: dict[int, dict[str, float]] = {}
         live = np.flatnonzero(self.slots.track_id >= 0)
         for row in live.tolist():
-            zones = np.flatnonzero(np.isfinite(self.enter_pts[row]) & self.inside[row])
+            enter = self._floats[row, :, 1]
+            zones = np.flatnonzero(np.isfinite(enter) & (self._ints[row, :, 0] == 1))
             if len(zones):
                 tid = int(self.slots.track_id[row])
-                out[tid] = {self.names[z]: float(pts - self.enter_pts[row, z]) for z in zones}
+                out[tid] = {self.names[z]: float(pts - enter[z]) for z in zones}
         return out

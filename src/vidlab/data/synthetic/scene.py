@@ -365,7 +365,8 @@ def _stable_changes(state: list[int], keep: int) -> list[tuple[int, int]]:
 
 
 def _crossings(name, pid, line, f, foot, times) -> list[dict[str, Any]]:
-    """A person's crossings of one line (through the segment, kept `min_frames` frames)."""
+    """A person's crossings of one line: a side kept `min_frames` frames, reached by a move
+    through the segment."""
     a, b = np.array(line["points"], np.float64)
     d = b - a
     c = d[0] * (foot[:, 1] - a[1]) - d[1] * (foot[:, 0] - a[0])
@@ -374,8 +375,7 @@ def _crossings(name, pid, line, f, foot, times) -> list[dict[str, Any]]:
     in_side = np.sign(d[0] * line["in_direction"][1] - d[1] * line["in_direction"][0])
     out = []
     for k, s in _stable_changes(side.tolist(), line["min_frames"]):
-        prev = max(j for j in range(k) if side[j] == -s)  # last point on the old side
-        p0, m = foot[prev], foot[k] - foot[prev]
+        p0, m = foot[k - 1], foot[k] - foot[k - 1]  # the move onto the new side
         den = d[0] * m[1] - d[1] * m[0]
         t = ((p0[0] - a[0]) * m[1] - (p0[1] - a[1]) * m[0]) / den if den else 0.5
         if 0 <= t <= 1:
