@@ -69,7 +69,10 @@ def plot_heatmap(
     if background is not None:
         ax.imshow(background, extent=(0, w, h, 0))
     shown = np.ma.masked_where(density <= 0, density)
-    im = ax.imshow(shown, extent=(0, w, h, 0), cmap="inferno", alpha=0.7, interpolation="bilinear")
+    from matplotlib.colors import PowerNorm
+
+    im = ax.imshow(shown, extent=(0, w, h, 0), cmap="inferno", alpha=0.75, interpolation="bilinear",
+                   norm=PowerNorm(0.5))  # fmt: skip
     fig.colorbar(im, ax=ax, fraction=0.03, label="presence (faded)")
     _draw_layout(ax, layout)
     ax.set_xlim(0, w)
