@@ -81,3 +81,20 @@ def test_bytetrack_on_simulated_detections_meets_the_targets(tmp_path, seed):
     assert m["counts/line_error"] <= 0.03
     for t in ("line_crossing", "zone_enter", "loitering", "wrong_way"):
         assert m[f"events/{t}/F1"] >= 0.90, (t, m)
+
+
+def test_data_config_generates_the_scene_once(make_cfg):
+    import hydra
+
+    cfg = make_cfg(
+        "evaluate",
+        ["task=events", "pred=a", "gt=b", "data=synthetic_scene", "data.seed=5",
+         "data.script.duration_s=20", "data.script.frame_rate=10"],
+    )  # fmt: skip
+    data = hydra.utils.instantiate(cfg.data)
+    folder = data.scene_dir()
+    assert folder.name == "SCENE-0005" and (folder / EVENTS_FILE).is_file()
+    stamp = (folder / LAYOUT_FILE).stat().st_mtime_ns
+    assert hydra.utils.instantiate(cfg.data).scene_dir() == folder  # cached, not rewritten
+    assert (folder / LAYOUT_FILE).stat().st_mtime_ns == stamp
+    assert len(read_events(folder / EVENTS_FILE)) == len(data.generate().events)

@@ -399,8 +399,10 @@ def _confirmed(inside: list[bool], keep: int) -> np.ndarray:
     return state
 
 
-def _first_at(times: np.ndarray, t: float) -> int:
-    return int(np.flatnonzero(times >= t - 1e-6)[0])
+def _first_at(times: np.ndarray, t: float) -> int | None:
+    """Index of the first frame at or after `t` (None: after the scene's end)."""
+    later = np.flatnonzero(times >= t - 1e-6)
+    return int(later[0]) if len(later) else None
 
 
 def _truth(name, sc, layout, people, frame, ids, tlwh, times) -> list[dict[str, Any]]:
@@ -426,13 +428,19 @@ def _truth(name, sc, layout, people, frame, ids, tlwh, times) -> list[dict[str, 
                 in_plaza[rows] = _confirmed(inside, keep)
             if zone["name"] == "corridor" and script[pid].kind == "wrong_way" and any(inside):
                 onset = _first_at(times, times[f[inside.index(True)] - 1] + sc.wrong_way_window_s)
-                events.append(_event("wrong_way", name, pid, "corridor", times[onset], onset))
+                if onset is not None:
+                    events.append(_event("wrong_way", name, pid, "corridor", times[onset], onset))
+        onset = None
         if script[pid].kind == "runner":  # a window after the box is first wholly in view
             whole = (tlwh[rows, 0] >= 0) & (tlwh[rows, 0] + tlwh[rows, 2] <= 960)
-            onset = _first_at(times, times[f[int(np.argmax(whole))] - 1] + sc.speed_window_s)
+            if whole.any():
+                onset = _first_at(times, times[f[int(np.argmax(whole))] - 1] + sc.speed_window_s)
+        if onset is not None:
             events.append(_event("overspeed", name, pid, "", times[onset], onset))
+        onset = None
         if script[pid].kind == "loiterer":
             onset = _first_at(times, script[pid].marks["stop"] + sc.loiter_s)
+        if onset is not None:
             events.append(_event("loitering", name, pid, "", times[onset], onset))
     occupancy = np.bincount(frame[in_plaza], minlength=len(times) + 1)[1:]
     since, alerted = None, False
