@@ -24,13 +24,13 @@ class PathHistory:
     def __init__(self, capacity: int, window_s: float, samples: int = _SAMPLES) -> None:
         self.window_s = float(window_s)
         self.interval = self.window_s / (samples // 2)
-        self.t = np.full((capacity, samples), np.nan)
+        self.t = np.full((capacity, samples), np.inf)  # +inf: an empty sample (never old enough)
         self.p = np.zeros((capacity, samples, 2))
         self.head = np.zeros(capacity, np.intp)
         self.last_t = np.full(capacity, -np.inf)
 
     def reset(self, rows: np.ndarray) -> None:
-        self.t[rows] = np.nan
+        self.t[rows] = np.inf
         self.head[rows] = 0
         self.last_t[rows] = -np.inf
 
@@ -48,8 +48,7 @@ class PathHistory:
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The latest sample at least `window_s` old per row: (K, 2) points, (K,) times, (K,) found."""
         t = self.t[rows]
-        with np.errstate(invalid="ignore"):
-            cand = t <= pts - self.window_s + _TIME_EPS  # NaN (empty) compares False
+        cand = t <= pts - self.window_s + _TIME_EPS
         best = np.where(cand, t, -np.inf).argmax(axis=1)
         k = np.arange(len(rows))
         return self.p[rows, best], t[k, best], cand.any(axis=1)
