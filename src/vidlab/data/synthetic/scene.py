@@ -189,7 +189,7 @@ def _layout(name: str, sc: ScriptConfig, g2i: np.ndarray) -> dict[str, Any]:
                 "lines": [
                     {
                         "name": "gate",
-                        "points": img([[8, 2], [8, 20]]),
+                        "points": img([[8, 0.5], [8, 22.5]]),
                         "in_direction": [1.0, 0.0],
                         "min_frames": sc.min_frames,
                         "margin_px": sc.line_margin_px,
