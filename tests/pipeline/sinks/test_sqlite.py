@@ -221,3 +221,17 @@ def test_sigkill_mid_write_keeps_every_committed_event(tmp_path, python_child):
     store.close()
     with open_store(path) as reader:
         assert reader.integrity_check() == "ok"
+
+
+def test_summaries_of_gone_tracks_leave_memory(tmp_path):
+    """Targets keep leaving and new ids keep coming: memory holds only recently seen tracks."""
+    store = SQLiteStore(run_dir=tmp_path, track_timeout_s=1.0, commit_every_frames=25)
+    ids = set()
+    for r in synthetic_results(frames=1500, targets=10, fps=25.0, seed=8):
+        store.write(r)
+        ids.update(r.tracks.track_id.tolist())
+        assert len(store._tracks) <= 10 + 10 * 2  # live ones + those gone for under ~1 s
+    store.close()
+    assert len(ids) > 100
+    with open_store(tmp_path / "store.sqlite") as reader:
+        assert {t["track_id"] for t in reader.tracks()} == ids

@@ -12,10 +12,12 @@ from typing import Any
 
 import numpy as np
 
-from vidlab.pipeline.types import FrameResult
+from vidlab.pipeline.types import Event, FrameResult
 from vidlab.utils.runinfo import _jsonable
 
-__all__ = ["SinkError", "dumps", "resolve_path", "tracks_record"]
+__all__ = ["SinkError", "dumps", "event_record", "resolve_path", "tracks_record"]
+
+_EVENT_FIELDS = tuple(Event.__dataclass_fields__)
 
 
 class SinkError(RuntimeError):
@@ -35,7 +37,17 @@ def resolve_path(path: str | Path, run_dir: str | Path | None) -> Path:
 def dumps(record: Any) -> str:
     """Compact one-line JSON of a record (numpy scalars and arrays become numbers and lists, NaN and
     inf become null)."""
-    return json.dumps(_jsonable(record), separators=(",", ":"), allow_nan=False)
+    try:
+        return json.dumps(record, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError):  # numpy values or NaN somewhere: convert, then retry
+        return json.dumps(_jsonable(record), separators=(",", ":"), allow_nan=False)
+
+
+def event_record(event: Event) -> dict[str, Any]:
+    """`Event.to_dict` without its deep copy (the record is serialised at once): a JSON-ready dict."""
+    record = {name: getattr(event, name) for name in _EVENT_FIELDS}
+    record["extra"] = _jsonable(record["extra"])
+    return record
 
 
 def tracks_record(result: FrameResult) -> dict[str, Any]:

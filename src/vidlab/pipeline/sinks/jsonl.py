@@ -1,7 +1,8 @@
 """Events (and optionally every frame's tracks) as JSON Lines, one record per line.
 
-Each line is written and flushed to the operating system as soon as its frame arrives, so a crash of
-the process loses at most the line being written; nothing is buffered in the sink.
+A frame's lines are written in one call and flushed to the operating system as soon as the frame
+arrives, so a crash of the process loses at most the lines being written (and `read_jsonl` skips a
+truncated last line); nothing is buffered in the sink.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ import os
 from pathlib import Path
 from typing import IO
 
-from vidlab.pipeline.sinks.base import SinkError, dumps, resolve_path, tracks_record
+from vidlab.pipeline.sinks.base import (
+    SinkError,
+    dumps,
+    event_record,
+    resolve_path,
+    tracks_record,
+)
 from vidlab.pipeline.types import FrameResult
 
 log = logging.getLogger(__name__)
@@ -72,9 +79,10 @@ class JsonlSink:
         """Append the frame's events (and its tracks line when a tracks file is configured)."""
         if self._closed:
             raise SinkError(f"write to {self.events_path} after close()")
-        for event in result.events:
-            self._write(self._events, self.events_path, dumps(event.to_dict()))
-            self.events_written += 1
+        if result.events:  # one write (and one flush) per frame
+            lines = "\n".join(dumps(event_record(e)) for e in result.events)
+            self._write(self._events, self.events_path, lines)
+            self.events_written += len(result.events)
         if self._tracks is not None:
             empty = result.tracks is None or len(result.tracks) == 0
             if not (empty and self.skip_empty_frames):

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from vidlab.errors import UserError
-from vidlab.pipeline.sinks.base import SinkError, dumps
+from vidlab.pipeline.sinks.base import SinkError, dumps, event_record
 from vidlab.pipeline.types import Event, FrameResult
 
 log = logging.getLogger(__name__)
@@ -105,7 +105,7 @@ class RedisStreamSink:
                 "type": event.type,
                 "camera": event.camera,
                 "track_id": int(event.track_id),
-                "event": dumps(event.to_dict()),
+                "event": dumps(event_record(event)),
             }
             pipe.xadd(key, fields, maxlen=self.maxlen, approximate=True)
         try:
