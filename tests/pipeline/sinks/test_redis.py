@@ -143,3 +143,22 @@ def test_two_worker_processes_one_consumer_group_reads_each_event_once(
     assert keys == expected  # each event exactly once across the group
     assert len({(s, i) for s, i, _ in seen}) == len(seen)
     assert all(c.pending() == 0 for c in consumers)
+
+
+def test_a_server_outage_raises_or_drops_and_counts(redis_server):
+    proc, url = redis_server
+    results = [r for r in synthetic_results(frames=400, targets=20, seed=2) if r.events]
+    strict = RedisStreamSink(url)
+    lenient = RedisStreamSink(url, on_error="drop")
+    strict.write(results[0])
+    lenient.write(results[0])
+    proc.kill()
+    proc.wait()
+    with pytest.raises(SinkError, match=r"vidlab:events:cam0 at redis://127\.0\.0\.1"):
+        strict.write(results[1])
+    for r in results[1:4]:
+        lenient.write(r)
+    assert lenient.events_published == len(results[0].events)
+    assert lenient.events_dropped == sum(len(r.events) for r in results[1:4])
+    strict.close()
+    lenient.close()

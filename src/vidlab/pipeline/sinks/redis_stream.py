@@ -63,6 +63,9 @@ class RedisStreamSink:
         stream: key template with ``{camera}`` (`DEFAULT_STREAM`).
         maxlen: approximate cap on each stream's length (``XADD MAXLEN ~``); None: no cap.
         client: an existing ``redis.Redis`` client (overrides `url`).
+        on_error: ``raise`` stops the pipeline with a `SinkError` when the server cannot take
+            events; ``drop`` logs, counts the lost events (`events_dropped`) and goes on, so an
+            outage of the bus does not stop the analysis (the client reconnects on the next write).
         run_dir: accepted for `build_sinks` and unused (the sink writes no file).
     """
 
@@ -75,8 +78,13 @@ class RedisStreamSink:
         stream: str = DEFAULT_STREAM,
         maxlen: int | None = 100_000,
         client: Any | None = None,
+        on_error: str = "raise",
         run_dir: str | Path | None = None,
     ) -> None:
+        if on_error not in ("raise", "drop"):
+            raise UserError(
+                f"RedisStreamSink: on_error must be 'raise' or 'drop', got {on_error!r}"
+            )
         if "{camera}" not in stream:
             raise UserError(f"RedisStreamSink: stream {stream!r} must contain '{{camera}}'")
         if maxlen is not None and maxlen < 1:
@@ -85,7 +93,9 @@ class RedisStreamSink:
         self.url = url
         self.stream = stream
         self.maxlen = maxlen
+        self.on_error = on_error
         self.events_published = 0
+        self.events_dropped = 0
         self._redis = _client(url, client)
         _ping(self._redis, url)
         self._closed = False
@@ -111,7 +121,13 @@ class RedisStreamSink:
         try:
             pipe.execute()
         except redis.RedisError as err:
-            raise SinkError(f"cannot publish to redis stream {key} at {self.url}: {err}") from err
+            message = f"cannot publish to redis stream {key} at {self.url}: {err}"
+            if self.on_error == "raise":
+                raise SinkError(message) from err
+            if self.events_dropped == 0:
+                log.warning("%s (dropping events until it is back)", message)
+            self.events_dropped += len(result.events)
+            return
         self.events_published += len(result.events)
 
     def close(self) -> None:
@@ -120,7 +136,12 @@ class RedisStreamSink:
             return
         self._closed = True
         self._redis.close()
-        log.info("published %d events to %s", self.events_published, self.url)
+        log.info(
+            "published %d events to %s (%d dropped)",
+            self.events_published,
+            self.url,
+            self.events_dropped,
+        )
 
 
 class EventConsumer:
