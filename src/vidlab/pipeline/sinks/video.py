@@ -193,9 +193,8 @@ class AnnotatedVideoSink:
         if image.shape[:2] != (height, width):  # decode size changed: fit to the file's size
             image = np.ascontiguousarray(cv2.resize(frame.image, (width, height)))
         sx, sy = frame.source_size[0] / width, frame.source_size[1] / height
-        for t_end, _ in list(writer.flashes):
-            if frame.pts - t_end > self.flash_s:
-                writer.flashes.popleft()
+        while writer.flashes and frame.pts - writer.flashes[0][0] > self.flash_s:
+            writer.flashes.popleft()  # events arrive in time order: the oldest is first
         for event in result.events:
             writer.flashes.append((event.t_end, event))
             while len(writer.flashes) > self.max_flashes:
