@@ -98,3 +98,14 @@ def test_data_config_generates_the_scene_once(make_cfg):
     assert hydra.utils.instantiate(cfg.data).scene_dir() == folder  # cached, not rewritten
     assert (folder / LAYOUT_FILE).stat().st_mtime_ns == stamp
     assert len(read_events(folder / EVENTS_FILE)) == len(data.generate().events)
+
+
+def test_a_short_rendered_scene_writes_frames_and_stays_exact(tmp_path):
+    from vidlab.data.synthetic.scene import ScriptConfig
+
+    scene = generate_scene(7, ScriptConfig(duration_s=6.0, frame_rate=5.0))
+    folder = write_scene(tmp_path, scene, render_frames=True)
+    assert len(list((folder / "img1").glob("*.jpg"))) == len(scene.pts) == 30
+    pred = [e.to_dict() for e in analyze_scene(folder, "oracle")]
+    metrics = score_events(pred, scene.events)["metrics"]
+    assert all(metrics[f"events/{t}/F1"] == 1.0 for t in {e["type"] for e in scene.events})

@@ -251,6 +251,11 @@ class _Scripter:
         self.people[-1].marks["stop"] = ta
         return ta
 
+    def _start(self, fraction: float) -> float:
+        """A start time in [2 s, fraction * duration] (earlier for very short scenes)."""
+        hi = self.sc.duration_s * fraction
+        return float(self.rng.uniform(min(2.0, hi), hi))
+
     def script(self) -> list[_Person]:
         sc, rng = self.sc, self.rng
         d = sc.duration_s
@@ -266,7 +271,7 @@ class _Scripter:
         for _ in range(sc.runners):
             y = float(rng.uniform(2.0, 11.0))
             self.walk(
-                float(rng.uniform(2, d * 0.7)),
+                self._start(0.7),
                 y,
                 y,
                 bool(rng.random() < 0.5),
@@ -275,22 +280,22 @@ class _Scripter:
             )
         for _ in range(sc.wrong_way):
             y = float(rng.uniform(15.0, 18.0))
-            self.walk(float(rng.uniform(2, d * 0.6)), y, y, False, speed(), "wrong_way")
+            self.walk(self._start(0.6), y, y, False, speed(), "wrong_way")
         for _ in range(sc.diagonal):
             ys = (float(rng.uniform(3, 7)), float(rng.uniform(12.5, 13.5)))
             ys = ys if rng.random() < 0.5 else ys[::-1]
-            self.walk(float(rng.uniform(2, d * 0.7)), *ys, True, speed(), "diagonal")
+            self.walk(self._start(0.7), *ys, True, speed(), "diagonal")
         for _ in range(sc.loiterers):
             spot = (float(rng.uniform(2, 14)), float(rng.uniform(2, 11)))
             self.visit(
-                float(rng.uniform(2, d * 0.4)),
+                self._start(0.4),
                 spot,
                 float(rng.uniform(*sc.loiter_stand_s)),
                 "loiterer",
                 speed(),
             )
         for _ in range(sc.gatherings):
-            t0 = float(rng.uniform(2, d * 0.5))
+            t0 = self._start(0.5)
             for k in range(5):
                 a = 2 * np.pi * k / 5
                 spot = (12.5 + 0.9 * np.cos(a), 6.0 + 0.9 * np.sin(a))
