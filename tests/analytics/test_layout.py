@@ -6,11 +6,13 @@ import copy
 import re
 from pathlib import Path
 
+import hydra
 import pytest
 import yaml
 
-from vidlab.analytics import analyzers_from_config, load_layouts, parse_layouts
+from vidlab.analytics import LayoutAnalytics, analyzers_from_config, load_layouts, parse_layouts
 from vidlab.errors import UserError
+from vidlab.pipeline.types import Analyzer, Frame, FrameResult, Tracks
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs" / "analytics"
 
@@ -86,21 +88,31 @@ def test_a_good_layout_builds_its_analyzers_and_the_default_camera_applies(tmp_p
 
 
 @pytest.mark.parametrize("option", sorted(p.stem for p in CONFIGS.glob("*.yaml")))
-def test_shipped_analytics_configs_load(option):
-    layouts = load_layouts(CONFIGS / f"{option}.yaml")
+def test_shipped_analytics_options_build_analyzers(make_cfg, option):
+    cfg = make_cfg("evaluate", ["task=events", "pred=a", "gt=b", f"analytics={option}"])
+    stages = [hydra.utils.instantiate(node) for node in (cfg.analytics or {}).values()]
     if option == "none":
-        assert layouts == {}
+        assert stages == []
     else:
-        assert layouts and all(
-            analyzers_from_config(yaml.safe_load((CONFIGS / f"{option}.yaml").read_text()), c)
-            for c in layouts
-        )
+        assert stages and all(isinstance(s, LayoutAnalytics) for s in stages)
+        assert all(isinstance(s, Analyzer) for s in stages)
+        names = [type(a).__name__ for a in stages[0].analyzers("any stream")]
+        assert names[:2] == ["ZoneAnalyzer", "LineAnalyzer"]
 
 
-def test_the_evaluate_config_composes_the_analytics_group(make_cfg):
-    assert not make_cfg("evaluate", ["task=events", "pred=a", "gt=b"]).analytics
-    cfg = make_cfg("evaluate", ["task=events", "pred=a", "gt=b", "analytics=entrance_example"])
-    assert [type(a).__name__ for a in analyzers_from_config(cfg.analytics, "cam")][:2] == [
-        "ZoneAnalyzer",
-        "LineAnalyzer",
-    ]
+def test_layout_analytics_keeps_each_stream_apart_and_fails_at_load(tmp_path):
+    stage = LayoutAnalytics(cameras=GOOD["cameras"], source="x.yaml")
+    assert stage.analyzers("cam1") is stage.analyzers("cam1")
+    assert stage.analyzers("other") == []
+    shared = LayoutAnalytics(cameras=GOOD["cameras"], default_camera="cam1")
+    assert len(shared.analyzers("a")) == 3 and shared.analyzers("a") is not shared.analyzers("b")
+    frame = Frame("a", 0, 0.0, 0.0, None, (200, 100))
+    assert shared.update(FrameResult(frame, tracks=Tracks.empty())) == [] and shared.close() == []
+    bad = _with(("lines", 0, "points"), [[5, 5], [5, 5]])
+    with pytest.raises(UserError, match="x.yaml: camera 'cam1', line 'l': zero-length"):
+        LayoutAnalytics(cameras=bad["cameras"], source="x.yaml")
+    path = tmp_path / "analytics.yaml"
+    path.write_text(yaml.safe_dump(GOOD))
+    assert len(LayoutAnalytics(layout_file=path).analyzers("cam1")) == 3
+    with pytest.raises(UserError, match="default_camera 'nope'"):
+        LayoutAnalytics(layout_file=path, default_camera="nope")

@@ -3,8 +3,9 @@
 Each analyzer implements `vidlab.pipeline.types.Analyzer` (``update(result) -> events``,
 ``close()``), keeps bounded per-track state, and is vectorised over the frame's tracks. Layouts are
 declared per camera (the ``analytics=`` config group, see `vidlab.analytics.layout`) and checked
-when they are loaded; `build_analyzers` turns one camera's layout into its analyzers, and
-`run_analytics` runs them over per-frame tracks without the stream runtime.
+when they are loaded; `build_analyzers` turns one camera's layout into its analyzers,
+`LayoutAnalytics` is the pipeline's analyze stage for every stream (each stream gets its camera's
+analyzers), and `run_analytics` runs analyzers over per-frame tracks without the stream runtime.
 
 Light: numpy and OpenCV only (no torch).
 """
@@ -12,7 +13,7 @@ Light: numpy and OpenCV only (no torch).
 from __future__ import annotations
 
 from vidlab.analytics.behaviour import LoiteringAnalyzer, SpeedAnalyzer, WrongWayAnalyzer
-from vidlab.analytics.builder import analyzers_from_config, build_analyzers
+from vidlab.analytics.builder import LayoutAnalytics, analyzers_from_config, build_analyzers
 from vidlab.analytics.heatmap import HeatmapAnalyzer
 from vidlab.analytics.layout import CameraLayout, load_layouts, parse_layouts
 from vidlab.analytics.lines import LineAnalyzer
@@ -22,6 +23,7 @@ from vidlab.analytics.zones import ZoneAnalyzer
 __all__ = [
     "CameraLayout",
     "HeatmapAnalyzer",
+    "LayoutAnalytics",
     "LineAnalyzer",
     "LoiteringAnalyzer",
     "SpeedAnalyzer",
