@@ -177,3 +177,12 @@ def _close_interval(buffer: list, last_thumb, s: SamplerSettings, stats: Sampler
         stats.static_intervals += 1
     yield out(probe_item)
     return thumb
+
+
+def sampled_indices(
+    path: str | Path, settings: SamplerSettings | None = None
+) -> tuple[list[int], SamplerStats]:
+    """The frame indices `sample_frames` hands out for `path`, and its stats (images dropped)."""
+    stats = SamplerStats()
+    indices = [f.index for f in sample_frames(path, settings, stats)]
+    return indices, stats
