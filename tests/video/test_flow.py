@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from vidlab.data.io.flow_store import FLOW_UNIT, read_clip_flow, read_flow
 from vidlab.errors import UserError
 from vidlab.video.flow import (
     DISFlow,
@@ -15,7 +16,7 @@ from vidlab.video.flow import (
     flow_to_color,
     magnitude_stats,
 )
-from vidlab.video.flow_video import FLOW_UNIT, _ChunkWriter, read_flow
+from vidlab.video.flow_video import _ChunkWriter
 
 SHIFT = (3, -2)  # (dx, dy) pixels
 
@@ -87,6 +88,10 @@ def test_flow_chunks_round_trip(tmp_path) -> None:
     np.testing.assert_allclose(back, flows[[4, 0, 1]], atol=FLOW_UNIT / 2 + 1e-6)
     with pytest.raises(FileNotFoundError, match="frame 9"):
         read_flow(tmp_path, [9])
+    clip = read_clip_flow(tmp_path, [13, 14, 15])  # 15: the last frame has no flow after it
+    assert clip.shape == (2, 3, 6, 8)
+    np.testing.assert_allclose(clip[:, 2], clip[:, 1])
+    np.testing.assert_allclose(clip[:, 0], flows[3].transpose(2, 0, 1), atol=FLOW_UNIT)
 
 
 def test_color_wheel() -> None:

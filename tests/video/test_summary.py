@@ -119,7 +119,7 @@ def test_flow_command(tmp_path, spawn_pool) -> None:
     assert rows[0].startswith("frame,") and len(rows) == truth.num_frames
     assert (run_dir / "motion.png").is_file() and (run_dir / "flow.mp4").is_file()
     assert len(list((run_dir / "flow_png").glob("*.png"))) == -(-(truth.num_frames - 1) // 50)
-    from vidlab.video.flow_video import read_flow
+    from vidlab.data.io.flow_store import read_flow
 
     flow = read_flow(run_dir / "flow", [0, truth.num_frames - 2])
     assert flow.shape == (2, 90, 160, 2)

@@ -3,7 +3,8 @@
 Glue for `vidlab.video.summary.summarize`: builds the sampler, shot detector and embedder from the
 config, writes ``summary.json`` and ``metrics.json`` (`vidlab.utils.runinfo.write_metrics`):
 ``summary/*`` counts and speeds (frames decoded and analysed against a uniform stride, real-time
-factor, peak RSS) and, when a shot ground truth ``<source>.json`` lies beside the video,
+factor by wall time and by CPU time (user + system: what the work costs, whatever else the
+machine runs), peak RSS) and, when a shot ground truth ``<source>.json`` lies beside the video,
 ``test/shot_precision``, ``test/shot_recall`` and ``test/shot_f1`` (1-frame tolerance).
 """
 
@@ -36,6 +37,12 @@ def _settings(cls, cfg: DictConfig | None, key: str):
     return cls(**values)
 
 
+def cpu_seconds() -> float:
+    """User + system CPU time of this process so far, seconds (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, MiB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
@@ -53,7 +60,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     fps = probe(source).fps
     extra = [(round(a * fps), round(b * fps)) for a, b in (cfg.get("segments") or [])]
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), cpu_seconds()
     summary = summarize(
         source,
         out,
@@ -63,7 +70,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         options=options,
         extra_segments=extra,
     )
-    wall = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - start, cpu_seconds() - cpu_start
     write_json(out / "summary.json", summary.as_json())
     duration = summary.num_frames / summary.fps
     metrics = {
@@ -74,6 +81,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "summary/uniform_stride_frames": summary.sampler["uniform_stride_frames"],
         "summary/wall_s": wall,
         "summary/realtime_factor": duration / wall if wall > 0 else float("inf"),
+        "summary/cpu_s": cpu,
+        "summary/realtime_factor_cpu": duration / cpu if cpu > 0 else float("inf"),
         "summary/peak_rss_mb": peak_rss_mb(),
     }
     metrics |= _score(source, summary)

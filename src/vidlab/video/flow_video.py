@@ -3,44 +3,33 @@
 `video_flow` decodes the video frame by frame at reduced size (`vidlab.data.io.stream`), estimates
 the flow from each frame to the next (`vidlab.video.flow`; RAFT in batches of pairs), and writes
 
-- ``flow/flow_<first frame>.npz`` (compressed ``.npz``, zlib level 1): ``flow`` (n, H, W, 2)
-  int16 in steps of ``scale`` pixels (`FLOW_UNIT`, 1/32 px), ``frames`` (n,) the index of each pair's first frame, ``times`` (n,) seconds; one file per
-  ``chunk`` pairs, so memory holds one chunk at most;
+- ``flow/flow_<first frame>.npz``: ``chunk`` pairs per file in the format of
+  `vidlab.data.io.flow_store` (int16 in 1/32 px steps, compressed), so memory holds one chunk
+  (plus the one being compressed in the background) at most;
 - ``motion.csv``: per pair, frame, time, mean and 95th-percentile flow magnitude (pixels);
 - ``motion.png``: the mean magnitude over time;
 - optionally colour-wheel pictures: ``flow_png/<frame>.png`` every ``png_every`` pairs and
   ``flow.mp4``.
 
-`read_flow` reads the chunks back for one frame range (the flow modality of the data pipeline).
+`vidlab.data.io.flow_store.read_flow` / ``read_clip_flow`` read them back (the flow input of the
+data pipeline).
 """
 
 from __future__ import annotations
 
 import csv
 import logging
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from vidlab.data.io.flow_store import quantize_flow, write_flow_chunk
 from vidlab.video.flow import FlowEstimator, RaftFlow, flow_to_color, magnitude_stats
 
 log = logging.getLogger(__name__)
 
 FLOW_DIR = "flow"
-#: zlib level of the flow chunks (1: fastest; numpy's savez_compressed uses 6).
-NPZ_LEVEL = 1
-#: Pixels per unit of the stored int16 flow: 1/32 px steps (error at most 1/64 px, far below any
-#: estimator's accuracy; range +-1024 px). Quantised flow compresses about 4x, float16 hardly.
-FLOW_UNIT = 1 / 32
-_INT16 = np.iinfo(np.int16)
-
-
-def quantize_flow(flow: np.ndarray) -> np.ndarray:
-    """(H, W, 2) float flow in pixels -> int16 in `FLOW_UNIT` steps (clipped to the int16 range)."""
-    q = np.round(np.asarray(flow, np.float32) / FLOW_UNIT)
-    return np.clip(q, _INT16.min, _INT16.max).astype(np.int16)
 
 
 @dataclass(frozen=True)
@@ -78,18 +67,6 @@ class MotionRow:
     p95: float
 
 
-def save_npz(path: Path, level: int = NPZ_LEVEL, **arrays: np.ndarray) -> Path:
-    """`np.savez_compressed` at zlib `level` (numpy's own is fixed at 6, several times slower on
-    flow fields for a few percent of size); the file is an ordinary ``.npz`` for `np.load`."""
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=level) as zf:
-        for name, array in arrays.items():
-            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.asanyarray(array), allow_pickle=False)
-    tmp.replace(path)
-    return path
-
-
 class _ChunkWriter:
     """Collects flow fields and saves each full chunk in a background thread (zlib releases the
     GIL, so compression overlaps the next chunk's flow); at most one save is in flight."""
@@ -106,7 +83,7 @@ class _ChunkWriter:
         folder.mkdir(parents=True, exist_ok=True)
 
     def add(self, frame: int, time_s: float, flow: np.ndarray) -> None:
-        self.flows.append(quantize_flow(flow))
+        self.flows.append(quantize_flow(flow))  # int16: a quarter of float32's memory
         self.frames.append(frame)
         self.times.append(time_s)
         if len(self.flows) >= self.size:
@@ -117,12 +94,7 @@ class _ChunkWriter:
             return
         self.wait()
         self._pending = self._pool.submit(
-            save_npz,
-            self.folder / f"flow_{self.frames[0]:07d}.npz",
-            flow=np.stack(self.flows),
-            scale=np.float32(FLOW_UNIT),
-            frames=np.asarray(self.frames, np.int64),
-            times=np.asarray(self.times, np.float64),
+            write_flow_chunk, self.folder, self.flows, self.frames, self.times
         )
         self.flows, self.frames, self.times = [], [], []
 
@@ -237,30 +209,3 @@ def write_motion(out_dir: Path, rows: list[MotionRow]) -> None:
     fig.tight_layout()
     fig.savefig(out_dir / "motion.png", dpi=100)
     plt.close(fig)
-
-
-def read_flow(folder: str | Path, frames: list[int] | np.ndarray) -> np.ndarray:
-    """The saved flow of the pairs starting at `frames`: (len(frames), H, W, 2) float32.
-
-    Raises:
-        FileNotFoundError: no chunk holds one of the frames (names the folder and the frame).
-    """
-    folder = Path(folder)
-    chunks = sorted(folder.glob("flow_*.npz"))
-    starts = np.array([int(p.stem.split("_")[1]) for p in chunks])
-    out: list[np.ndarray | None] = [None] * len(frames)
-    by_chunk: dict[int, list[int]] = {}
-    for i, frame in enumerate(frames):
-        c = int(np.searchsorted(starts, frame, side="right")) - 1
-        if c < 0:
-            raise FileNotFoundError(f"{folder}: no saved flow for frame {frame}")
-        by_chunk.setdefault(c, []).append(i)
-    for c, wanted in by_chunk.items():
-        with np.load(chunks[c]) as data:
-            lookup = {int(f): j for j, f in enumerate(data["frames"])}
-            for i in wanted:
-                j = lookup.get(int(frames[i]))
-                if j is None:
-                    raise FileNotFoundError(f"{chunks[c]}: no saved flow for frame {frames[i]}")
-                out[i] = data["flow"][j].astype(np.float32) * float(data["scale"])
-    return np.stack(out)
