@@ -38,21 +38,14 @@ def test_nearest_to_centroids_picks_cluster_representatives() -> None:
     assert nearest_to_centroids(rows[:1], 3) == [0] and nearest_to_centroids(rows[:0], 1) == []
 
 
-def test_embedders(make_cfg, tiny_run) -> None:
+def _classifier_checkpoint(make_cfg, tiny_run) -> Path:
+    """A 4-class X3D checkpoint as training writes it, with untrained seeded weights."""
     import hydra
     import torch
 
     from vidlab.tasks.common import build_classifier, checkpoint_meta
     from vidlab.tasks.video_classification import CKPT_META_KEY
 
-    rng = np.random.default_rng(0)
-    frames = [rng.integers(0, 256, (40, 60, 3), dtype=np.uint8) for _ in range(3)]
-    red = np.zeros((40, 60, 3), np.uint8)
-    red[..., 0] = 200
-    hist = HistogramEmbedder().embed([*frames, red, red.copy()])
-    assert np.allclose(np.linalg.norm(hist, axis=1), 1, atol=1e-5)
-    assert np.allclose(hist[3], hist[4]) and not np.allclose(hist[0], hist[3])
-    # a classifier checkpoint: its pre-logit features, not its logits
     cfg = make_cfg("train", tiny_run)
     datamodule = hydra.utils.instantiate(cfg.data)
     torch.manual_seed(0)
@@ -61,6 +54,19 @@ def test_embedders(make_cfg, tiny_run) -> None:
     torch.save(
         {"state_dict": module.state_dict(), CKPT_META_KEY: checkpoint_meta(cfg, datamodule)}, ckpt
     )
+    return ckpt
+
+
+def test_embedders(make_cfg, tiny_run) -> None:
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 256, (40, 60, 3), dtype=np.uint8) for _ in range(3)]
+    red = np.zeros((40, 60, 3), np.uint8)
+    red[..., 0] = 200
+    hist = HistogramEmbedder().embed([*frames, red, red.copy()])
+    assert np.allclose(np.linalg.norm(hist, axis=1), 1, atol=1e-5)
+    assert np.allclose(hist[3], hist[4]) and not np.allclose(hist[0], hist[3])
+    # a classifier checkpoint: its pre-logit features, not its logits
+    ckpt = _classifier_checkpoint(make_cfg, tiny_run)
     embedder = build_embedder(str(ckpt))
     feats = embedder.embed(frames)
     assert "pre-logits" in embedder.name
@@ -123,3 +129,19 @@ def test_flow_command(tmp_path, spawn_pool) -> None:
 
     flow = read_flow(run_dir / "flow", [0, truth.num_frames - 2])
     assert flow.shape == (2, 90, 160, 2)
+
+
+@pytest.mark.slow
+def test_summarize_with_a_classifier_embedder(tmp_path, spawn_pool, make_cfg, tiny_run) -> None:
+    ckpt = _classifier_checkpoint(make_cfg, tiny_run)
+    video = tmp_path / "edit.mp4"
+    spawn_pool.submit(write_shot_video, video, SPEC).result()
+    run_dir = tmp_path / "run_ckpt"
+    done = _evaluate(
+        "task=summarize", f"source={video}", f"embedder={ckpt}", f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert "pre-logits" in summary["embedder"] and len(summary["shots"]) == SPEC.num_shots
+    assert all(len(s["keyframes"]) == 1 for s in summary["shots"])
