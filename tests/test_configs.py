@@ -126,6 +126,8 @@ TASK_GROUPS = {
     "check_data": set(),
     "detect": set(),
     "events": set(),
+    "summarize": set(),
+    "flow": set(),
 }
 
 
