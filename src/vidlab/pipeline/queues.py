@@ -81,9 +81,10 @@ class StageQueue:
                 raise Aborted(self.name)
             self._items.append(item)
             self.put_count += 1
-            depth = len(self._items)
-            self.max_depth = max(self.max_depth, depth)
-            self._depth_sum += depth
+            if not force:  # end markers ride past the capacity and are not counted
+                depth = len(self._items)
+                self.max_depth = max(self.max_depth, depth)
+                self._depth_sum += depth
             self.cond.notify_all()
         return dropped
 
