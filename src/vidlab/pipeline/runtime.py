@@ -44,7 +44,8 @@ class StreamOptions:
 
     Attributes:
         queue_size: capacity of each source's queue.
-        stage_queue_size: capacity of the queues between later stages.
+        stage_queue_size: capacity of the queues between later stages, in batches (the detect
+            stage's batches move on whole).
         drop_policy: full-queue policy of every source queue (None: ``drop_oldest`` for live
             sources, ``block`` for files).
         batch_size: frames per detector call, across streams.
@@ -259,13 +260,15 @@ class Pipeline:
             start = time.perf_counter()
             boxes = self.detector(batch)
             elapsed = time.perf_counter() - start
+            results = []
             for frame, dets in zip(batch, boxes, strict=True):
-                self.latency.add("detect", elapsed)
                 if not need_image_later:
                     frame.image = None
                 result = FrameResult(frame, detections=Detections.from_array(dets))
                 result.timings["detect"] = elapsed
-                self.track_queue.put(result)
+                results.append(result)
+            self.latency.add_many("detect", [elapsed] * len(results))
+            self.track_queue.put(results)  # the batch moves on as one item: fewer hand-offs
         self.track_queue.put(_END, force=True)
 
     def _tracker_for(self, source: Source) -> Any:
@@ -276,42 +279,52 @@ class Pipeline:
 
     def _track_stage(self) -> None:
         by_id = {s.stream_id: s for s in self.sources}
-        while (result := self.track_queue.get()) is not _END:
-            frame = result.frame
-            tracker = self._tracker_for(by_id[frame.stream_id])
-            start = time.perf_counter()
-            if tracker is not None:
-                bgr = None
-                if frame.image is not None and _needs_frames(tracker):
-                    bgr = np.ascontiguousarray(frame.image[..., ::-1])
-                result.tracks = tracker.update_tracks(result.detections, bgr)
-            elapsed = time.perf_counter() - start
-            result.timings["track"] = elapsed
-            self.latency.add("track", elapsed)
-            self.latency.add("capture_to_track", time.monotonic() - frame.capture_time)
-            if not self.options.keep_images:
-                frame.image = None
-            self.analyze_queue.put(result)
+        keep = self.options.keep_images
+        while (results := self.track_queue.get()) is not _END:
+            spent, waited = [], []
+            for result in results:
+                frame = result.frame
+                tracker = self._tracker_for(by_id[frame.stream_id])
+                start = time.perf_counter()
+                if tracker is not None:
+                    bgr = None
+                    if frame.image is not None and _needs_frames(tracker):
+                        bgr = np.ascontiguousarray(frame.image[..., ::-1])
+                    result.tracks = tracker.update_tracks(result.detections, bgr)
+                elapsed = time.perf_counter() - start
+                result.timings["track"] = elapsed
+                spent.append(elapsed)
+                waited.append(time.monotonic() - frame.capture_time)
+                if not keep:
+                    frame.image = None
+            self.latency.add_many("track", spent)
+            self.latency.add_many("capture_to_track", waited)
+            self.analyze_queue.put(results)
         self.analyze_queue.put(_END, force=True)
 
     def _analyze_stage(self) -> None:
         last: dict[str, Frame] = {}
-        while (result := self.analyze_queue.get()) is not _END:
-            start = time.perf_counter()
-            for analyzer in self.analyzers:
-                result.events.extend(analyzer.update(result))
-            mid = time.perf_counter()
-            for sink in self.sinks:
-                sink.write(result)
-            end = time.perf_counter()
-            result.timings["analyze"], result.timings["sinks"] = mid - start, end - mid
-            self.latency.add("analyze", mid - start)
-            self.latency.add("sinks", end - mid)
-            frame = result.frame
-            self.latency.add("capture_to_output", time.monotonic() - frame.capture_time)
-            self._frames[frame.stream_id] += 1
-            last[frame.stream_id] = frame
-            self.output_queue.put(result)
+        while (results := self.analyze_queue.get()) is not _END:
+            analyze, sinks, waited = [], [], []
+            for result in results:
+                start = time.perf_counter()
+                for analyzer in self.analyzers:
+                    result.events.extend(analyzer.update(result))
+                mid = time.perf_counter()
+                for sink in self.sinks:
+                    sink.write(result)
+                end = time.perf_counter()
+                result.timings["analyze"], result.timings["sinks"] = mid - start, end - mid
+                analyze.append(mid - start)
+                sinks.append(end - mid)
+                frame = result.frame
+                waited.append(time.monotonic() - frame.capture_time)
+                self._frames[frame.stream_id] += 1
+                last[frame.stream_id] = frame
+            self.latency.add_many("analyze", analyze)
+            self.latency.add_many("sinks", sinks)
+            self.latency.add_many("capture_to_output", waited)
+            self.output_queue.put(results)
         self._flush_analyzers(last)
         self.output_queue.put(_END, force=True)
 
@@ -337,7 +350,7 @@ class Pipeline:
             )
             for sink in self.sinks:
                 sink.write(closing)
-            self.output_queue.put(closing, force=True)
+            self.output_queue.put([closing], force=True)
 
     # ----------------------------------------------------------------------------- running
 
@@ -365,16 +378,16 @@ class Pipeline:
         try:
             while True:
                 try:
-                    item = self.output_queue.get()
+                    results = self.output_queue.get()
                 except Aborted:
                     break
-                if item is _END:
+                if results is _END:
                     break
                 now = time.monotonic()
                 if now >= next_sample:
                     self._sample(now)
                     next_sample = now + self.options.sample_every_s
-                yield item
+                yield from results
         finally:
             self.stop_event.set()
             if self._error is not None or any(t.is_alive() for t in threads[len(self.sources) :]):

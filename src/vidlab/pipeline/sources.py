@@ -84,7 +84,7 @@ class SourceStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "frames": self.frames,
+            "decoded": self.frames,
             "skipped_stride": self.skipped_stride,
             "corrupt": self.corrupt,
             "reconnects": self.reconnects,

@@ -59,6 +59,14 @@ class LatencyBook:
                 series = self._series[name] = LatencySeries(self.capacity)
             series.add(seconds)
 
+    def add_many(self, name: str, seconds: list[float]) -> None:
+        with self._lock:
+            series = self._series.get(name)
+            if series is None:
+                series = self._series[name] = LatencySeries(self.capacity)
+            for value in seconds:
+                series.add(value)
+
     def summary(self) -> dict[str, dict[str, float]]:
         with self._lock:
             return {k: v.percentiles_ms() | {"count": v.count} for k, v in self._series.items()}
