@@ -5,8 +5,8 @@
 
 - Live: ``--streams`` synthetic 25 fps cameras at 960x540 (`SyntheticSource`, paced in real time),
   detected by a detector bundle on ``--threads`` CPU threads (``bundle``: an FCOS-ResNet10 at the
-  det_synthetic recipe's 192x320 input with untrained, seeded weights, exported to ONNX once into
-  ``--cache``; the compute is that of the trained model), or HOG, then ByteTrack. Reports p50 / p99
+  det_synthetic recipe's 192x320 input after one training step, exported to ONNX once into
+  ``--cache`` with train.py and export.py; the compute is that of the trained model), or HOG, then ByteTrack. Reports p50 / p99
   capture-to-track and capture-to-output latency, frames dropped by the live queues, per-stream
   and total fps.
 - Soak (``--soak-minutes N``): the same scene rendered faster than real time (oracle detection, so
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -34,55 +36,37 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def make_bundle(cache: Path) -> Path:
-    """An ONNX bundle of an untrained FCOS-ResNet10 (det_synthetic's model and input size)."""
+    """An ONNX bundle of FCOS-ResNet10 at det_synthetic's input size after one training step (the
+    compute of the trained model), made once with the entry scripts."""
     bundle = cache / "fcos_bundle" / "bundles" / "onnx"
     if (bundle / "card.json").is_file():
         return bundle
-    import hydra
-    import torch
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict
-
-    from vidlab.checkpoint import META_KEY
-    from vidlab.tasks import export
-    from vidlab.tasks.common import checkpoint_meta
-
-    def cfg_for(name: str, overrides: list[str], out: Path):
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(config_dir=str(REPO / "configs"), version_base="1.3"):
-            cfg = compose(name, overrides=overrides, return_hydra_config=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(out)
-            cfg.hydra.job.num = 0
-            cfg.paths.output_dir = str(out)
-            cfg.paths.log_dir = str(out / "logs")
-            cfg.paths.data_dir = str(cache / "data")
-        HydraConfig.instance().set_config(cfg)
-        return cfg
-
-    small_data = [
-        "experiment=det_synthetic",
-        "data.source.splits.train.n_sequences=1",
-        "data.source.splits.val.n_sequences=1",
-        "data.source.splits.test.n_sequences=1",
-        "data.source.num_frames=30",
-        "data.source.frame_stride=5",
-        "trainer.accelerator=cpu",
+    train_dir = cache / "fcos_train"
+    ckpt = train_dir / "checkpoints" / "last.ckpt"  # one step ends before a best-by-AP50 save
+    if not ckpt.is_file():
+        tiny = [
+            "experiment=det_synthetic",
+            "data.source.splits.train.n_sequences=1",
+            "data.source.splits.val.n_sequences=1",
+            "data.source.splits.test.n_sequences=1",
+            "data.source.num_frames=30",
+            "data.source.frame_stride=5",
+            "trainer.accelerator=cpu",
+            "+trainer.max_steps=1",
+            "trainer.limit_val_batches=1",
+            "trainer.limit_test_batches=1",
+            f"paths.data_dir={cache / 'data'}",
+            f"hydra.run.dir={train_dir}",
+        ]
+        subprocess.run([sys.executable, str(REPO / "train.py"), *tiny], check=True)
+    export = [
+        f"ckpt_path={ckpt}",
+        "export.formats=[onnx]",
+        "export.warmup_runs=1",
+        "export.timed_runs=1",
+        f"hydra.run.dir={cache / 'fcos_bundle'}",
     ]
-    cfg = cfg_for("train", small_data, cache / "fcos_train")
-    datamodule = hydra.utils.instantiate(cfg.data)
-    torch.manual_seed(0)
-    module = hydra.utils.instantiate(cfg.model, optimizer=None, scheduler=None)
-    module.checkpoint_meta = checkpoint_meta(cfg, datamodule)
-    ckpt = {"state_dict": module.state_dict()}
-    module.on_save_checkpoint(ckpt)
-    path = cache / "fcos_train" / "best.ckpt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"state_dict": ckpt["state_dict"], META_KEY: ckpt[META_KEY]}, path)
-    quick = ["export.formats=[onnx]", "export.warmup_runs=1", "export.timed_runs=1"]
-    export.run(cfg_for("export", [f"ckpt_path={path}", *quick], cache / "fcos_bundle"))
+    subprocess.run([sys.executable, str(REPO / "export.py"), *export], check=True)
     return bundle
 
 
