@@ -108,7 +108,9 @@ def soak(args) -> tuple[dict, float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--detector", default="bundle", help="bundle, hog or a bundle folder")
+    parser.add_argument(
+        "--detector", default="bundle", help="bundle, hog, oracle or a bundle folder"
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--streams", type=int, default=1)
@@ -123,6 +125,8 @@ def main() -> None:
     if args.seconds > 0:
         if args.detector == "hog":
             detector, name = HogDetector(), "HOG 480x270"
+        elif args.detector == "oracle":
+            detector, name = OracleDetector(), "oracle (no pixels)"
         else:
             folder = make_bundle(args.cache) if args.detector == "bundle" else Path(args.detector)
             detector = BundleDetector.load(folder, threads=args.threads, batch_size=8)

@@ -14,6 +14,7 @@ from vidlab.errors import UserError
 from vidlab.pipeline.sources import (
     DecodeTarget,
     ImageFolderSource,
+    ProcessSource,
     SyntheticSource,
     VideoFileSource,
     open_source,
@@ -105,3 +106,23 @@ def test_synthetic_source_spans_segments_with_truth(tmp_path: Path):
 def test_unknown_source_is_named():
     with pytest.raises(UserError, match="nope.mp4"):
         open_source("nope.mp4")
+
+
+def test_a_source_in_a_child_process_gives_the_same_frames_and_counters(tmp_path: Path):
+    n = 40
+    path = write_video(tmp_path / "ok.mp4", [i * 40 for i in range(n)], noise=True, gop=5)
+    data = bytearray(path.read_bytes())
+    at = int(len(data) * 0.5)
+    data[at : at + 3000] = np.random.default_rng(1).integers(0, 256, 3000, np.uint8).tobytes()
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(bytes(data))
+    target = DecodeTarget(max_size=(80, 60))
+    here = VideoFileSource(bad)
+    expected = _all(here, target)
+    child = open_source(str(bad), decode_process=True)
+    assert isinstance(child, ProcessSource)
+    frames = _all(child, target)
+    assert [f.index for f in frames] == [f.index for f in expected]
+    assert [f.pts for f in frames] == [f.pts for f in expected]
+    np.testing.assert_array_equal(frames[-1].image, expected[-1].image)
+    assert child.stats.corrupt == here.stats.corrupt >= 1

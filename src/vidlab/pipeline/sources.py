@@ -15,6 +15,7 @@ Decoding errors of single packets are skipped and counted (``corrupt``).
 from __future__ import annotations
 
 import logging
+import queue as queue_module
 import threading
 import time
 from collections import deque
@@ -623,14 +624,114 @@ def open_source(spec: Any, **options: Any) -> Source:
         return WebcamSource(int(text), stream_id=sid)
     if "://" in text:
         net = dict(options.get("network") or {})
-        return NetworkSource(text, stream_id=sid, vid_stride=stride, **net)
+        stream = NetworkSource(text, stream_id=sid, vid_stride=stride, **net)
+        return ProcessSource(stream) if options.get("decode_process") else stream
     path = Path(text).expanduser()
     if path.is_dir():
         fps = float(options.get("fps") or 30.0)
         return ImageFolderSource(path, stream_id=sid, fps=fps, live=bool(live), vid_stride=stride)
     if path.is_file():
-        return VideoFileSource(path, stream_id=sid, live=bool(live), vid_stride=stride)
+        video = VideoFileSource(path, stream_id=sid, live=bool(live), vid_stride=stride)
+        return ProcessSource(video) if options.get("decode_process") else video
     raise UserError(
         f"source={text!r}: not 'synthetic', a camera index, a URL (rtsp://, tcp://, udp://, "
         "http://), an image folder or a video file"
     )
+
+
+# -------------------------------------------------------------------------------- in a process
+
+
+def _run_in_child(source: Source, frames_out: Any, stop: Any) -> None:
+    """Child process body: decode and send frames, then the source's counters."""
+    logging.basicConfig(level=logging.WARNING)
+    flag = threading.Event()
+
+    def watch() -> None:  # polled: a process that exits while waiting on an mp.Event would
+        while not stop.is_set():  # block the parent's set() for ever
+            time.sleep(0.05)
+        flag.set()
+
+    threading.Thread(target=watch, daemon=True).start()
+    try:
+        for frame in source.frames(flag):
+            while not flag.is_set():
+                try:
+                    frames_out.put(("frame", frame), timeout=0.1)
+                    break
+                except queue_module.Full:
+                    continue
+    except Exception as err:  # noqa: BLE001 - re-raised in the parent
+        frames_out.put(("error", f"{type(err).__name__}: {err}"))
+    finally:
+        frames_out.put(("end", source.stats, source.fps))
+
+
+class ProcessSource(Source):
+    """Runs another source in a child process (``spawn``) and hands its frames over a bounded
+    multiprocessing queue.
+
+    PyAV holds the GIL while it decodes (a spinning Python thread doubles a decode loop's time; a
+    spinning process does not: see the README), so decoding in the pipeline's own process competes
+    with tracking and the sinks. In a child it runs beside them. Frames cross as pickles (an image at
+    the detector's size is small; replay / oracle frames carry no pixels).
+
+    Args:
+        inner: the source to run (picklable: built, not yet started).
+        buffer: frames in flight between the processes.
+    """
+
+    def __init__(self, inner: Source, *, buffer: int = 8) -> None:
+        super().__init__()
+        self.inner = inner
+        self.buffer = buffer
+        self.stream_id, self.live, self.paced = inner.stream_id, inner.live, inner.paced
+        self.fps = inner.fps
+
+    def configure(self, target: DecodeTarget) -> None:
+        super().configure(target)
+        self.inner.configure(target)
+
+    def frames(self, stop: threading.Event) -> Iterator[Frame]:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("spawn")
+        frames_in, child_stop = ctx.Queue(self.buffer), ctx.Event()
+        child = ctx.Process(
+            target=_run_in_child,
+            args=(self.inner, frames_in, child_stop),
+            name=f"source/{self.stream_id}",
+            daemon=True,
+        )
+        child.start()
+        try:
+            while True:
+                try:
+                    message = frames_in.get(timeout=0.2)
+                except queue_module.Empty:
+                    if stop.is_set() or not child.is_alive():
+                        return
+                    continue
+                if message[0] == "frame":
+                    self.stats.frames += 1
+                    yield message[1]
+                elif message[0] == "error":
+                    raise RuntimeError(f"source {self.stream_id} (child process): {message[1]}")
+                else:
+                    _, stats, fps = message
+                    self.stats = stats
+                    self.fps = fps or self.fps
+                    return
+        finally:
+            child_stop.set()
+            while child.is_alive():  # drain so the child's feeder thread can finish
+                try:
+                    message = frames_in.get(timeout=0.1)
+                    if message[0] == "end":
+                        self.stats = message[1]
+                except queue_module.Empty:
+                    pass
+            child.join(5)
+
+    def describe(self) -> dict[str, Any]:
+        return self.inner.describe() | {"process": True}
