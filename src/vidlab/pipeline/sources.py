@@ -563,37 +563,51 @@ class SyntheticSource(Source):
         return generate_sequence(self.seed + k, cfg, name=f"{self.stream_id}-{k}")
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        from vidlab.data.synthetic.mot import PEDESTRIAN_CLASS, render_sequence_frames
+        from concurrent.futures import ThreadPoolExecutor
 
         index, k = 0, 0
-        while not stop.is_set():
-            seq = self._segment(k)
-            gt = np.column_stack([seq.gt_tlwh, np.ones(len(seq.gt_frame))])
-            gt[:, 2:4] += gt[:, :2]
-            gt_keep = seq.gt_class == PEDESTRIAN_CLASS
-            det = np.column_stack([seq.det_tlwh, seq.det_score])
-            det[:, 2:4] += det[:, :2]
-            gt_bounds = np.searchsorted(seq.gt_frame, np.arange(1, self.segment_frames + 2))
-            det_bounds = np.searchsorted(seq.det_frame, np.arange(1, self.segment_frames + 2))
-            images = render_sequence_frames(seq) if self.target.need_image else None
-            for f in range(self.segment_frames):
-                if stop.is_set() or (self.num_frames is not None and index >= self.num_frames):
-                    return
-                lo, hi = gt_bounds[f], gt_bounds[f + 1]
-                image = _to_target(next(images)[1], self.target) if images is not None else None
-                self.stats.frames += 1
-                yield AnnotatedFrame(
-                    self.stream_id,
-                    index,
-                    index / self.fps,
-                    time.monotonic(),
-                    image,
-                    (self.width, self.height),
-                    truth=gt[lo:hi][gt_keep[lo:hi]],
-                    replay=det[det_bounds[f] : det_bounds[f + 1]],
-                )
-                index += 1
-            k += 1
+        # the next segment is generated while this one plays, so a live scene does not stall
+        # (and then burst) at every segment boundary
+        with ThreadPoolExecutor(1, thread_name_prefix=f"scene/{self.stream_id}") as pool:
+            upcoming = pool.submit(self._segment, 0)
+            while not stop.is_set():
+                seq = upcoming.result()
+                upcoming = pool.submit(self._segment, k + 1)
+                for frame in self._play(seq, index, images_wanted=self.target.need_image):
+                    if stop.is_set() or (self.num_frames is not None and index >= self.num_frames):
+                        upcoming.cancel()
+                        return
+                    index += 1
+                    self.stats.frames += 1
+                    yield frame
+                k += 1
+
+    def _play(self, seq: Any, start: int, *, images_wanted: bool) -> Iterator[Frame]:
+        """The frames of one generated segment, numbered from `start`."""
+        from vidlab.data.synthetic.mot import PEDESTRIAN_CLASS, render_sequence_frames
+
+        gt = np.column_stack([seq.gt_tlwh, np.ones(len(seq.gt_frame))])
+        gt[:, 2:4] += gt[:, :2]
+        gt_keep = seq.gt_class == PEDESTRIAN_CLASS
+        det = np.column_stack([seq.det_tlwh, seq.det_score])
+        det[:, 2:4] += det[:, :2]
+        gt_bounds = np.searchsorted(seq.gt_frame, np.arange(1, self.segment_frames + 2))
+        det_bounds = np.searchsorted(seq.det_frame, np.arange(1, self.segment_frames + 2))
+        images = render_sequence_frames(seq) if images_wanted else None
+        for f in range(self.segment_frames):
+            lo, hi = gt_bounds[f], gt_bounds[f + 1]
+            image = _to_target(next(images)[1], self.target) if images is not None else None
+            index = start + f
+            yield AnnotatedFrame(
+                self.stream_id,
+                index,
+                index / self.fps,
+                time.monotonic(),
+                image,
+                (self.width, self.height),
+                truth=gt[lo:hi][gt_keep[lo:hi]],
+                replay=det[det_bounds[f] : det_bounds[f + 1]],
+            )
 
     def describe(self) -> dict[str, Any]:
         return super().describe() | {
