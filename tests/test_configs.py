@@ -17,7 +17,10 @@ GROUP_HOME = {
     "task": ("evaluate", []),
     "tracker": ("evaluate", ["task=track"]),
     "export": ("export", []),
+    "sinks": ("evaluate", []),
 }
+# Groups no top-level default list names (task=stream composes `sinks`): appended with `+`.
+APPENDED_GROUPS = {"sinks"}
 SKIP_GROUPS = {"hydra", "local"}
 # Data configs of the tracking harness compose under evaluate.py with the task that uses them.
 TRACKING_DATA = {
@@ -85,7 +88,8 @@ def test_option_composes_and_resolves(make_cfg, group, option):
         config_name, extra = "evaluate", [TRACKING_DATA[(group, option)]]
     if (group, option) in DETECTION_DATA:
         extra = [DETECTION_DATA[(group, option)]]
-    overrides = [*extra, f"{group}={option}"]
+    plus = "+" if group in APPENDED_GROUPS else ""
+    overrides = [*extra, f"{plus}{group}={option}"]
     # Options that require a user value (`key: ???`) get a placeholder, as a user would type one.
     missing = list(_missing_keys(make_cfg(config_name, overrides, name="probe")))
     overrides += [f"{k}=" + ("7" if k.endswith("num_classes") else "/example") for k in missing]

@@ -4,7 +4,7 @@ Keys (configs/task/stream.yaml): ``source`` (a plain value or a list of them: ``
 camera index, a URL, an image folder, a video file), ``detector`` (``hog``, ``oracle``, ``replay``
 or a bundle folder) with ``detect.*`` options, ``stream.*`` (source and runtime options), the
 ``tracker`` node, and the ``analytics`` and ``sinks`` mappings of ``_target_`` nodes (sinks also get
-``run_dir=``; a sink with a true ``needs_images`` attribute makes results keep their frames).
+``run_dir=``; a sink with a true ``needs_image`` attribute makes results keep their frames).
 """
 
 from __future__ import annotations
@@ -102,7 +102,8 @@ def pipeline_from_config(cfg: Any, *, run_dir: str | Path | None = None) -> Pipe
     Path(run_dir).mkdir(parents=True, exist_ok=True)
     sinks = build_targets(cfg.get("sinks"), run_dir=str(run_dir))
     options = stream_options(stream, detect)
-    if any(getattr(s, "needs_images", False) for s in sinks):  # e.g. an annotated video
+    if any(getattr(s, "needs_image", False) or getattr(s, "needs_images", False) for s in sinks):
+        # e.g. an annotated video: results keep their frames
         options = replace(options, keep_images=True)
     return Pipeline(
         sources,
