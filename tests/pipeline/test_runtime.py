@@ -205,3 +205,14 @@ def test_task_stream_writes_metrics(make_cfg, vfr_video, tmp_path: Path):
     for key in ("fps", "dropped_frames", "latency_p50_ms", "latency_p99_ms", "peak_rss_mb"):
         assert saved["metrics"][f"stream/{key}"] is not None
     assert saved["details"]["streams"]["vfr"]["source"]["path"] == str(path)
+
+
+def test_trackers_that_use_images_get_full_size_frames():
+    source = _synthetic(3)
+    Pipeline([source], OracleDetector(), lambda s: create_tracker("bytetrack"))
+    assert source.target.need_image is False  # the oracle needs no pixels
+    source = _synthetic(3)
+    pipe = Pipeline([source], OracleDetector(), lambda s: create_tracker("botsort"))
+    assert source.target == DecodeTarget(need_image=True, max_size=None)  # CMC in source pixels
+    results = list(pipe)
+    assert len(results) == 3 and all(r.frame.image is None for r in results)  # released after

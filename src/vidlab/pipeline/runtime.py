@@ -106,8 +106,14 @@ class Pipeline:
         self.analyzers = list(analyzers)
         self.sinks = list(sinks)
         self.options = options or StreamOptions()
+        self._trackers: dict[str, Any] = {}
+        if make_tracker is not None:
+            self._trackers = {s.stream_id: make_tracker(s) for s in self.sources}
         target = getattr(detector, "target", DecodeTarget())
-        if self.options.keep_images and not target.need_image:
+        if any(_needs_frames(t) for t in self._trackers.values()):
+            # camera-motion compensation and Re-ID crops work in source pixels: full frames
+            target = DecodeTarget(need_image=True, max_size=None)
+        elif self.options.keep_images and not target.need_image:
             target = DecodeTarget(need_image=True, max_size=None)
         for source in self.sources:
             source.configure(target)
@@ -118,7 +124,6 @@ class Pipeline:
         self._frames: dict[str, int] = dict.fromkeys(ids, 0)
         self._rss: list[float] = []
         self._max_rss_samples = 10_000
-        self._trackers: dict[str, Any] = {}
         self._build_queues()
 
     @classmethod
