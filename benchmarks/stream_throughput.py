@@ -13,8 +13,8 @@ Rows, each timed on wall clock (best of ``--repeats``), decoders on one thread:
   ``sv.Detections`` from the same det.txt rows, ``trackers.ByteTrackTracker.update``.
 - ``vidlab pipeline``: `vidlab.pipeline.Pipeline` with the file source, `ReplayDetector` (no pixels
   needed, so frames are decoded but never converted), ByteTrack, the given sinks; once with the
-  decoder in a pipeline thread, once in a child process (``stream.decode_process=true``: PyAV holds
-  the GIL while decoding, so a thread cannot overlap it with tracking).
+  decoder in a pipeline thread, once in a child process (``stream.decode_process=true``: Python work
+  beside a decoder slows it, see benchmarks/decode_gil.py).
 
 Bench-only dependencies: ``supervision`` and ``trackers`` (the ``bench`` extra).
 """

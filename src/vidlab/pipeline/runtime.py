@@ -7,8 +7,11 @@
     source k ─┘                                                                  per stream)
                  ──> analyze (analyzers, then every sink) ──> results (`for r in pipeline`)
 
-Each source runs in its own thread and decodes there (PyAV, OpenCV and the detector runtimes
-release the GIL while they work, so threads overlap decode, inference and tracking). The stage
+Each source runs in its own thread and decodes there; the detector runtimes (ONNX Runtime,
+OpenVINO, torch) and OpenCV release the GIL while they work, so inference overlaps the rest. Python
+work beside a decoder slows it (it must win the GIL back for every frame: see
+benchmarks/decode_gil.py), so ``stream.decode_process=true`` moves decoding into a child process
+(`vidlab.pipeline.sources.ProcessSource`). The stage
 queues after the source block: when a later stage falls behind, the detect stage stops taking
 frames, and a live source's queue drops its oldest frame (counted) instead of growing.
 

@@ -685,9 +685,10 @@ class ProcessSource(Source):
     """Runs another source in a child process (``spawn``) and hands its frames over a bounded
     multiprocessing queue.
 
-    PyAV holds the GIL while it decodes (a spinning Python thread doubles a decode loop's time; a
-    spinning process does not: see the README), so decoding in the pipeline's own process competes
-    with tracking and the sinks. In a child it runs beside them. Frames cross as pickles (an image at
+    A busy Python thread slows a PyAV decode loop about threefold (the loop needs the GIL for every
+    frame and a busy thread yields it only every switch interval; a busy process slows it less:
+    benchmarks/decode_gil.py), so decoding in the pipeline's own process competes with tracking
+    and the sinks. In a child it runs beside them. Frames cross as pickles (an image at
     the detector's size is small; replay / oracle frames carry no pixels).
 
     Args:
