@@ -8,6 +8,7 @@ a terminal), prints the final tables and writes ``metrics.json`` (``stream/frame
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -17,13 +18,18 @@ from vidlab.pipeline import Pipeline
 from vidlab.pipeline.display import iterate_with_display, print_report
 from vidlab.utils.runinfo import git_commit, package_versions, write_metrics
 
+log = logging.getLogger(__name__)
+
 
 def run(cfg: DictConfig) -> dict[str, Any]:
     out = Path(cfg.paths.output_dir)
     pipeline = Pipeline.from_config(cfg, run_dir=out)
     display = cfg.get("stream", {}).get("display")
-    for _ in iterate_with_display(pipeline, enabled=display):
-        pass
+    try:
+        for _ in iterate_with_display(pipeline, enabled=display):
+            pass
+    except KeyboardInterrupt:  # a live stream is ended with Ctrl-C: report what ran
+        log.warning("interrupted; writing the metrics of the frames processed so far")
     report = pipeline.report()
     print_report(report)
     write_metrics(
