@@ -28,7 +28,7 @@ from rich.table import Table
 
 from vidlab.pipeline import Pipeline, StreamOptions
 from vidlab.pipeline.detect import BundleDetector, HogDetector, OracleDetector
-from vidlab.pipeline.sources import SyntheticSource
+from vidlab.pipeline.sources import ProcessSource, SyntheticSource
 from vidlab.pipeline.stats import current_rss_mb
 from vidlab.tracking import create_tracker
 
@@ -71,7 +71,7 @@ def make_bundle(cache: Path) -> Path:
 
 
 def live(args, detector) -> dict:
-    sources = [
+    scenes = [
         SyntheticSource(
             fps=25.0,
             width=960,
@@ -83,6 +83,7 @@ def live(args, detector) -> dict:
         )
         for i in range(args.streams)
     ]
+    sources = [ProcessSource(s) for s in scenes] if args.source_process else scenes
     pipe = Pipeline(
         sources,
         detector,
@@ -115,6 +116,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--streams", type=int, default=1)
     parser.add_argument("--soak-minutes", type=float, default=0.0)
+    parser.add_argument(
+        "--source-process", action="store_true", help="render each camera in a child process"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "vidlab_bench")
     args = parser.parse_args()
@@ -135,7 +139,9 @@ def main() -> None:
         m, d = report["metrics"], report["details"]
         per = ", ".join(f"{k} {v['fps']:.1f} fps" for k, v in d["streams"].items())
         table.add_row(
-            f"{args.streams} x live 25 fps 960x540, {name}, capture->track",
+            f"{args.streams} x live 25 fps 960x540, {name}"
+            + (", cameras in child processes" if args.source_process else "")
+            + ", capture->track",
             str(m["stream/frames"]),
             f"{m['stream/fps']:.1f}",
             str(m["stream/dropped_frames"]),

@@ -126,7 +126,7 @@ class Pipeline:
         self._started = self._finished = None
         self._frames: dict[str, int] = dict.fromkeys(ids, 0)
         self._rss: list[float] = []
-        self._max_rss_samples = 10_000
+        self._max_rss_samples = 1000
         self._build_queues()
 
     @classmethod

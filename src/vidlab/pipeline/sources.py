@@ -633,7 +633,8 @@ def open_source(spec: Any, **options: Any) -> Source:
     text = str(spec).strip()
     if text == "synthetic":
         syn = dict(options.get("synthetic") or {})
-        return SyntheticSource(live=True if live is None else bool(live), stream_id=sid, **syn)
+        scene = SyntheticSource(live=True if live is None else bool(live), stream_id=sid, **syn)
+        return ProcessSource(scene) if options.get("decode_process") else scene
     if text.isdigit():
         return WebcamSource(int(text), stream_id=sid)
     if "://" in text:
