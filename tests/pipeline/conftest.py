@@ -1,14 +1,23 @@
-"""Tiny videos for the stream runtime tests, written with PyAV."""
+"""Tiny videos for the stream runtime tests.
+
+FFmpeg state created by PyAV in the pytest process could hang the DataLoader workers that later
+tests fork (see vidlab.data.io.reader), so these tests encode in a 'spawn' process (as
+tests/data does) and decode only through `vidlab.pipeline.sources.ProcessSource`, whose decoder
+runs in a spawned child.
+"""
 
 from __future__ import annotations
 
-from fractions import Fraction
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-av = pytest.importorskip("av")
+from vidlab.data.io.writer import write_video as _write
+
+pytest.importorskip("av")
 
 
 def write_video(
@@ -16,30 +25,19 @@ def write_video(
     pts_ms: list[int],
     *,
     size: tuple[int, int] = (160, 120),
-    codec: str = "libx264",
-    gop: int = 10,
     noise: bool = False,
 ) -> Path:
     """An H.264 file whose frame i shows grey level i*8 (or noise) at pts_ms[i] milliseconds."""
     w, h = size
-    rng = np.random.default_rng(0)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream(codec, rate=30)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.codec_context.time_base = Fraction(1, 1000)
-        stream.options = {"g": str(gop)}
-        for i, pts in enumerate(pts_ms):
-            if noise:
-                image = rng.integers(0, 255, (h, w, 3), np.uint8)
-            else:
-                image = np.full((h, w, 3), (i * 8) % 256, np.uint8)
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
-            frame.pts, frame.time_base = pts, Fraction(1, 1000)
-            for packet in stream.encode(frame):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    if noise:
+        frames = np.random.default_rng(0).integers(0, 255, (len(pts_ms), h, w, 3), np.uint8)
+    else:
+        levels = (np.arange(len(pts_ms)) * 8) % 256
+        frames = np.broadcast_to(levels[:, None, None, None], (len(pts_ms), h, w, 3))
+        frames = np.ascontiguousarray(frames, dtype=np.uint8)
+    times = [t / 1e3 for t in pts_ms]
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(_write, path, frames, frame_times_s=times).result()
 
 
 @pytest.fixture

@@ -194,6 +194,7 @@ def test_task_stream_writes_metrics(make_cfg, vfr_video, tmp_path: Path):
             f"detect.det_file={det}",
             "tracker=ocsort",
             "stream.max_frames=10",
+            "stream.decode_process=true",  # no FFmpeg state in the pytest process
         ],
     )
     metrics = run(cfg)
