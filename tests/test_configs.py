@@ -122,6 +122,7 @@ TASK_GROUPS = {
     "complexity": {"model"},
     "reid": {"trainer"},
     "track": {"tracker"},
+    "stream": {"tracker"},
     "mot_metrics": set(),
     "check_data": set(),
     "detect": set(),

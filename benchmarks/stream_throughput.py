@@ -1,0 +1,169 @@
+"""Stream throughput: decode + detection replay + ByteTrack, against supervision + trackers and
+against decoding alone, side by side in one run.
+
+    OMP_NUM_THREADS=1 python benchmarks/stream_throughput.py [--frames 600] [--repeats 3]
+
+Data: one synthetic MOT scene (`vidlab.data.synthetic.mot`, 960x540, about 27 detections a frame)
+rendered and encoded once to H.264 (``--cache``), with its simulated detector's boxes as det.txt.
+Rows, each timed on wall clock (best of ``--repeats``), decoders on one thread:
+
+- ``pyav decode``: PyAV demux + decode of every frame, no conversion (the floor of any loop).
+- ``pyav decode + rgb``: the same plus conversion to full-size RGB arrays (what a naive loop pays).
+- ``supervision + trackers``: ``sv.get_video_frames_generator`` (OpenCV, full-size BGR frames),
+  ``sv.Detections`` from the same det.txt rows, ``trackers.ByteTrackTracker.update``.
+- ``vidlab pipeline``: `vidlab.pipeline.Pipeline` with the file source, `ReplayDetector` (no pixels
+  needed, so frames are decoded but never converted), ByteTrack, the given sinks; once with the
+  decoder in a pipeline thread, once in a child process (``stream.decode_process=true``: Python work
+  beside a decoder slows it, see benchmarks/decode_gil.py).
+
+Bench-only dependencies: ``supervision`` and ``trackers`` (the ``bench`` extra).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from vidlab.data.synthetic.mot import SceneConfig, generate_sequence, render_sequence_frames
+from vidlab.pipeline import Pipeline, StreamOptions
+from vidlab.pipeline.detect import ReplayDetector
+from vidlab.pipeline.sources import ProcessSource, VideoFileSource
+from vidlab.tracking import create_tracker
+
+#: About 27 detections a frame at 960x540.
+SCENE = dict(width=960, height=540, frame_rate=25.0, initial_people=22, entries_per_frame=0.1)
+BYTETRACK = dict(track_thresh=0.5, low_thresh=0.1, new_track_thresh=0.6, match_thresh=0.8)
+
+
+def make_clip(folder: Path, frames: int, seed: int) -> tuple[Path, Path, float]:
+    """Render + encode the scene once (cached); returns the video, its det.txt, dets / frame."""
+    folder.mkdir(parents=True, exist_ok=True)
+    video, det = folder / f"scene_{seed}_{frames}.mp4", folder / f"scene_{seed}_{frames}.txt"
+    seq = generate_sequence(seed, SceneConfig(num_frames=frames, **SCENE))
+    if not det.is_file():
+        rows = np.column_stack([seq.det_frame, -np.ones(len(seq.det_frame)), seq.det_tlwh])
+        rows = np.column_stack([rows, seq.det_score, -np.ones((len(rows), 3))])
+        np.savetxt(det, rows, fmt=["%d", "%d"] + ["%.2f"] * 8, delimiter=",")
+    if not video.is_file():
+        tmp = video.with_suffix(".tmp.mp4")
+        with av.open(str(tmp), "w") as out:
+            stream = out.add_stream("libx264", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 960, 540, "yuv420p"
+            stream.options = {"preset": "veryfast", "crf": "23", "g": "50"}
+            for f, bgr in render_sequence_frames(seq):
+                frame = av.VideoFrame.from_ndarray(bgr[..., ::-1].copy(), format="rgb24")
+                frame.pts, frame.time_base = f - 1, Fraction(1, 25)
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+        tmp.rename(video)
+    return video, det, len(seq.det_frame) / frames
+
+
+def pyav_decode(video: Path, rgb: bool) -> int:
+    n = 0
+    with av.open(str(video)) as container:
+        stream = container.streams.video[0]
+        stream.codec_context.thread_count = 1
+        for frame in container.decode(stream):
+            if rgb:
+                frame.to_ndarray(format="rgb24")
+            n += 1
+    return n
+
+
+def supervision_trackers(video: Path, det: Path) -> int:
+    import supervision as sv
+    from trackers import ByteTrackTracker
+
+    rows = np.loadtxt(det, delimiter=",")
+    bounds = np.searchsorted(rows[:, 0], np.arange(1, int(rows[:, 0].max()) + 2))
+    tracker = ByteTrackTracker(frame_rate=25.0)
+    n = 0
+    for i, _frame in enumerate(sv.get_video_frames_generator(str(video))):
+        r = rows[bounds[i] : bounds[i + 1]] if i + 1 < len(bounds) else rows[:0]
+        xyxy = r[:, 2:6].copy()
+        xyxy[:, 2:] += xyxy[:, :2]
+        dets = sv.Detections(xyxy=xyxy, confidence=r[:, 6].copy(), class_id=np.zeros(len(r), int))
+        tracker.update(dets)
+        n += 1
+    return n
+
+
+def vidlab_pipeline(video: Path, det: Path, sinks_dir: Path | None, process: bool = False) -> int:
+    sinks = []
+    if sinks_dir is not None:  # the default sinks, when this checkout has them
+        from hydra.utils import instantiate
+        from omegaconf import OmegaConf
+
+        conf = OmegaConf.load(Path(__file__).parents[1] / "configs" / "sinks" / "default.yaml")
+        sinks_dir.mkdir(parents=True, exist_ok=True)
+        sinks = [instantiate(node, run_dir=str(sinks_dir)) for node in conf.values() if node]
+    source = VideoFileSource(video, threads=1)
+    pipe = Pipeline(
+        [ProcessSource(source) if process else source],
+        ReplayDetector(det),
+        lambda s: create_tracker("bytetrack", frame_rate=s.fps, **BYTETRACK),
+        sinks=sinks,
+        options=StreamOptions(batch_size=8, queue_size=16),
+    )
+    return pipe.run()["metrics"]["stream/frames"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames", type=int, default=600)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sinks", action="store_true", help="add configs/sinks/default.yaml")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "vidlab_bench")
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    video, det, per_frame = make_clip(args.cache, args.frames, args.seed)
+    sinks_dir = args.cache / "sinks" if args.sinks else None
+    runs = {
+        "pyav decode": lambda: pyav_decode(video, rgb=False),
+        "pyav decode + rgb (full size)": lambda: pyav_decode(video, rgb=True),
+        "supervision + trackers": lambda: supervision_trackers(video, det),
+        "vidlab pipeline": lambda: vidlab_pipeline(video, det, sinks_dir),
+        "vidlab pipeline, decode process": lambda: vidlab_pipeline(video, det, sinks_dir, True),
+    }
+    best: dict[str, float] = {}
+    frames: dict[str, int] = {}
+    for _ in range(args.repeats):  # interleaved rounds: machine noise hits every row alike
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            frames[name] = fn()
+            best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
+    fps = {k: frames[k] / best[k] for k in runs}
+    table = Table(
+        title=f"stream throughput: {args.frames} frames 960x540 h264, {per_frame:.1f} det/frame, "
+        f"best of {args.repeats}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}"
+        + (", vidlab with default sinks" if args.sinks else "")
+    )
+    for col in ("loop", "frames", "fps", "x supervision+trackers", "x pyav decode"):
+        table.add_column(col, justify="left" if col == "loop" else "right")
+    for name in runs:
+        table.add_row(
+            name,
+            str(frames[name]),
+            f"{fps[name]:.0f}",
+            f"{fps[name] / fps['supervision + trackers']:.2f}",
+            f"{fps[name] / fps['pyav decode']:.2f}",
+        )
+    Console().print(table)
+
+
+if __name__ == "__main__":  # guard: the decode process is spawned
+    main()

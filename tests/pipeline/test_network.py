@@ -1,0 +1,86 @@
+"""A network stream whose server (a real ffmpeg process serving MPEG-TS over TCP on localhost) is
+killed and restarted mid-stream: the source reconnects with backoff, goes on, and reports the gap."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.pipeline.conftest import write_video
+from vidlab.pipeline import Pipeline, StreamOptions
+from vidlab.pipeline.sources import DecodeTarget, NetworkSource, ProcessSource
+
+FFMPEG = shutil.which("ffmpeg")
+pytestmark = pytest.mark.skipif(
+    FFMPEG is None, reason="ffmpeg not found on PATH (apt-get install ffmpeg)"
+)
+
+
+class NoBoxes:
+    target = DecodeTarget(max_size=(80, 60))
+
+    def __call__(self, frames):
+        return [np.zeros((0, 5), np.float32) for _ in frames]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(video: Path, port: int) -> subprocess.Popen:
+    cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1"]
+    cmd += ["-i", str(video), "-c", "copy", "-f", "mpegts", f"tcp://127.0.0.1:{port}?listen=1"]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(5)
+
+
+@pytest.mark.integration
+def test_reconnects_after_the_server_is_killed_and_restarted(tmp_path: Path):
+    video = write_video(tmp_path / "clip.mp4", [i * 40 for i in range(50)])
+    port = _free_port()
+    server = _serve(video, port)
+    source = NetworkSource(  # decoded in a spawned child (see conftest), frames handed over
+        f"tcp://127.0.0.1:{port}",
+        timeout=3.0,
+        backoff=0.2,
+        max_backoff=1.0,
+        max_retries=20,
+        options={"analyzeduration": "200000", "probesize": "32768"},
+    )
+    source = ProcessSource(source)
+    pipe = Pipeline([source], NoBoxes(), None, options=StreamOptions(max_frames=110))
+    killed_at = restarted = None
+    times = []
+    try:
+        for result in pipe:
+            times.append(result.frame.pts)
+            if len(times) == 40 and killed_at is None:
+                _stop(server)
+                killed_at = time.monotonic()
+                time.sleep(1.0)  # the stream is away for at least this long
+                server = _serve(video, port)
+                restarted = True
+    finally:
+        _stop(server)
+    assert restarted and len(times) == 110
+    assert np.all(np.diff(times) > 0)  # stream time keeps increasing across the reconnect
+    stats = pipe.report()["details"]["streams"][source.stream_id]
+    assert stats["reconnects"] >= 1
+    gap = stats["gaps"][0]
+    assert gap["wall_gap_s"] >= 0.9 and stats["gap_seconds"] >= 0.9
+    jump = np.diff(times).max()
+    assert jump >= 0.9  # the gap shows in the stream's times too
