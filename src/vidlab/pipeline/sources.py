@@ -429,10 +429,15 @@ class ImageFolderSource(Source):
         self.live, self.vid_stride = live, vid_stride
         self.replay = self.truth = None
         image_dir = self.folder
+        # A MOTChallenge sequence knows its frame size: with replay or oracle boxes (nothing needs
+        # pixels) its frames are never read, so a folder without img1/ (a synthetic scene's gt/
+        # and det/ only) streams too.
+        self.size: tuple[int, int] | None = None
         if (self.folder / "seqinfo.ini").is_file():
             from vidlab.evaluation.mot.io import read_seqinfo
 
             info = read_seqinfo(self.folder)
+            self.size = (info.im_width, info.im_height)
             fps, image_dir = info.frame_rate, self.folder / info.im_dir
             self.files = [
                 image_dir / f"{i:06d}{info.im_ext}" for i in range(1, info.seq_length + 1)
@@ -452,6 +457,19 @@ class ImageFolderSource(Source):
         for index in range(0, len(self.files), self.vid_stride):
             if stop.is_set():
                 return
+            if not self.target.need_image and self.size is not None:
+                self.stats.frames += 1
+                yield AnnotatedFrame(
+                    self.stream_id,
+                    index,
+                    index / rate,
+                    time.monotonic(),
+                    None,
+                    self.size,
+                    truth=None if self.truth is None else self.truth[index],
+                    replay=None if self.replay is None else self.replay[index],
+                )
+                continue
             bgr = cv2.imread(str(self.files[index]), cv2.IMREAD_COLOR)
             if bgr is None:
                 self.stats.corrupt += 1
