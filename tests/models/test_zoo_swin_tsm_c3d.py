@@ -106,7 +106,7 @@ def _static_clip(frames: int = 16, size: int = IMAGE_SIZE) -> tuple[torch.Tensor
     return image, image.unsqueeze(2).expand(1, 3, frames, size, size).contiguous()
 
 
-def test_torchvision_2d_swin_inflates_to_the_image_model_on_a_static_clip():
+def test_torchvision_2d_swin_inflates_to_the_image_model_on_a_static_clip(tmp_path):
     torch.manual_seed(0)
     swin2d = SwinTransformer(
         patch_size=[4, 4],
@@ -124,6 +124,13 @@ def test_torchvision_2d_swin_inflates_to_the_image_model_on_a_static_clip():
     image, clip = _static_clip()
     with torch.no_grad():
         torch.testing.assert_close(video(clip), swin2d(image), atol=1e-4, rtol=1e-4)
+    # The same file through load_pretrained (a recipe's finetune.pretrained) is inflated too.
+    path = tmp_path / "swin_t-704ceda3.pth"
+    torch.save(swin2d.state_dict(), path)
+    again = _small_swin3d(window=WINDOW_2D)
+    assert load_pretrained(again, path).missing == ()
+    with torch.no_grad():
+        torch.testing.assert_close(again(clip), video(clip))
 
 
 def test_timm_2d_swin_inflates_every_tensor():

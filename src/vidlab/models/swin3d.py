@@ -192,6 +192,12 @@ TIMM_BLOCK = re.compile(r"^layers\.(\d+)\.blocks\.(\d+)\.(.*)$")
 TIMM_MERGE = re.compile(r"^layers\.(\d+)\.downsample\.(.*)$")
 
 
+def is_swin2d(state: dict[str, torch.Tensor]) -> bool:
+    """A 2D Swin state dict: torchvision's (``features.0.0.weight`` 4-D) or timm's layout."""
+    stem = state.get("features.0.0.weight")
+    return (stem is not None and stem.ndim == 4) or any(TIMM_BLOCK.match(k) for k in state)
+
+
 def _swin2d_to_3d_names(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Rename a torchvision or timm 2D Swin state dict to `Swin3D` names (shapes unchanged)."""
     timm_layout = any(TIMM_BLOCK.match(k) for k in state)

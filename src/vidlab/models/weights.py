@@ -380,6 +380,8 @@ def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
         state = swin3d.with_own_buffers(swin3d.remap_mmaction2_swin3d(state), model)
     elif c3d.is_mmaction2_c3d(state):
         state = c3d.remap_mmaction2_c3d(state)
+    elif isinstance(model, swin3d.Swin3D) and swin3d.is_swin2d(state):
+        state = swin3d.inflate_swin2d_state(state, model)  # ImageNet initialisation
     return load_state_dict_checked(model, fit_shifted_names(state, model), source=str(path))
 
 
