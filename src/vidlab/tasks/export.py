@@ -33,8 +33,9 @@ REAL_CROPS_DIR = Path("reid") / "market1501_query"
 
 def datamodule_clips(
     data_cfg: DictConfig, split: str, count: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Up to `count` clips (N, C, T, H, W) and labels (N,) of `split` ("val" or "train")."""
+) -> tuple[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor]:
+    """Up to `count` clips (N, C, T, H, W) and labels (N,) of `split` ("val" or "train"); a
+    datamodule that packs pathways (SlowFast) gives a tuple of one (N, C, T_p, H, W) per pathway."""
     datamodule = hydra.utils.instantiate(data_cfg)
     datamodule.prepare_data()
     datamodule.setup("fit" if split == "train" else "validate")
@@ -45,9 +46,12 @@ def datamodule_clips(
         batch = datamodule.on_after_batch_transfer(batch, 0)
         clips.append(batch["video"])
         labels.append(batch["label"])
-        if sum(len(c) for c in clips) >= count:
+        if len(torch.cat(labels)) >= count:
             break
-    return torch.cat(clips)[:count], torch.cat(labels)[:count]
+    labels = torch.cat(labels)[:count]
+    if isinstance(clips[0], (list, tuple)):  # [slow, fast] per batch
+        return tuple(torch.cat(p)[:count] for p in zip(*clips, strict=True)), labels
+    return torch.cat(clips)[:count], labels
 
 
 def validation_crops(data_cfg: DictConfig, count: int) -> torch.Tensor:
