@@ -26,6 +26,7 @@ from torchvision.models.video.swin_transformer import SwinTransformer3d
 
 from vidlab.models.base import VideoBackbone
 from vidlab.models.layers.heads import classifier
+from vidlab.models.layers.normalization import ClipStandardize
 
 # Published architectures (paper Table 1 / torchvision): embed dim, depths, heads.
 VARIANTS: dict[str, tuple[int, tuple[int, ...], tuple[int, ...]]] = {
@@ -49,6 +50,8 @@ class Swin3D(VideoBackbone):
         window_size: (t, h, w) attention window in tokens (shrunk to small inputs).
         drop_path_rate: stochastic depth, increasing linearly over the blocks.
         dropout_rate: dropout before the classifier.
+        standardize_clips: standardise every input clip on its own first (`ClipStandardize`;
+            off in the paper's model, on for the small synthetic runs from scratch).
     """
 
     def __init__(
@@ -62,8 +65,10 @@ class Swin3D(VideoBackbone):
         window_size: tuple[int, int, int] = WINDOW_SIZE,
         drop_path_rate: float = 0.1,
         dropout_rate: float = 0.0,
+        standardize_clips: bool = False,
     ) -> None:
         super().__init__()
+        self.input_norm = ClipStandardize() if standardize_clips else nn.Identity()
         net = SwinTransformer3d(
             patch_size=list(patch_size),
             embed_dim=embed_dim,
@@ -83,7 +88,7 @@ class Swin3D(VideoBackbone):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, T, H, W) -> normalised tokens (B, T/2, H/32, W/32, 8 * embed_dim)."""
-        x = self.patch_embed(x)  # (B, T/2, H/4, W/4, C)
+        x = self.patch_embed(self.input_norm(x))  # (B, T/2, H/4, W/4, C)
         x = self.pos_drop(x)
         x = self.features(x)
         return self.norm(x)
@@ -115,6 +120,7 @@ def create_swin3d(
     window_size: tuple[int, int, int] = WINDOW_SIZE,
     drop_path_rate: float = 0.1,
     dropout_rate: float = 0.0,
+    standardize_clips: bool = False,
 ) -> Swin3D:
     """A Video Swin; `variant` ("t", "s", "b") sets the published width, depths and heads."""
     if variant is not None:
@@ -132,6 +138,7 @@ def create_swin3d(
         window_size=tuple(window_size),
         drop_path_rate=drop_path_rate,
         dropout_rate=dropout_rate,
+        standardize_clips=standardize_clips,
     )
 
 
