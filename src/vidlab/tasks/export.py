@@ -22,7 +22,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from vidlab.checkpoint import CLASSIFIER, DETECTOR, EMBEDDING
-from vidlab.export.families import Family
+from vidlab.export.families import Family, classifier_inputs
+from vidlab.export.inputs import InputSpec
 from vidlab.export.stage import ExportInputs, Gate, export_checkpoint
 
 log = logging.getLogger(__name__)
@@ -115,6 +116,16 @@ def detection_frames(
     return torch.stack([dataset[int(i)]["image"] for i in picks])
 
 
+def pathways(
+    clips: torch.Tensor | tuple[torch.Tensor, ...] | None, specs: list[InputSpec]
+) -> torch.Tensor | tuple[torch.Tensor, ...] | None:
+    """Clips as the model's inputs: a multi-input model's (SlowFast's pathways) are built from
+    whole clips when the data config did not pack them (``data.slowfast_alpha`` unset)."""
+    if clips is None or isinstance(clips, tuple) or len(specs) == 1:
+        return clips
+    return tuple(clips[:, :, :: s.temporal_stride].contiguous() for s in specs)
+
+
 def make_inputs_fn(cfg: DictConfig, options: dict[str, Any]):
     """The stage's `InputsFn` for this config."""
 
@@ -126,7 +137,8 @@ def make_inputs_fn(cfg: DictConfig, options: dict[str, Any]):
                 calib = datamodule_clips(cfg.data, "train", int(options["num_calibration_clips"]))[
                     0
                 ]
-            return ExportInputs(clips, labels.numpy(), calib)
+            specs = classifier_inputs(meta)
+            return ExportInputs(pathways(clips, specs), labels.numpy(), pathways(calib, specs))
         if family.name == EMBEDDING:
             images = validation_crops(reid_data_config(cfg, meta), int(options["num_parity_crops"]))
             real = real_crops(meta["input"])
