@@ -230,3 +230,16 @@ def test_c3d_refuses_a_clip_it_was_not_built_for():
     net = create_c3d(num_classes=5, crop_size=32, width_factor=0.125, fc_dim=64).eval()
     with pytest.raises(ValueError, match="built for"):
         net(torch.randn(1, 3, 16, 64, 64))
+
+
+def test_swin_conv_stem_and_standardisation_keep_the_token_grid():
+    linear = _small_swin3d()
+    stem = create_swin3d(
+        num_classes=5, stem_width=8, standardize_clips=True, drop_path_rate=0.0, **SMALL_SWIN
+    ).eval()
+    x = torch.randn(2, 3, 8, 32, 32)
+    with torch.no_grad():
+        assert stem.forward_features(x).shape == linear.forward_features(x).shape
+        # Standardised per clip: an affine change of the pixel values changes nothing.
+        torch.testing.assert_close(stem(x * 3 + 1), stem(x), atol=1e-4, rtol=1e-4)
+    assert isinstance(stem.patch_embed.proj, torch.nn.Sequential)

@@ -116,9 +116,9 @@ def to_numpy(batch: TensorBatch) -> Batch:
 
 
 def to_tensors(batch: Batch) -> tuple[torch.Tensor, ...]:
-    """Arrays -> a tuple of float32 tensors (one per input; a single input gives a 1-tuple)."""
+    """Arrays -> a tuple of tensors of the same dtype (one per input; one input: a 1-tuple)."""
     arrays = batch if isinstance(batch, tuple) else (batch,)
-    return tuple(torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays)
+    return tuple(torch.from_numpy(np.ascontiguousarray(a)) for a in arrays)
 
 
 def as_tuple(batch: TensorBatch) -> tuple[torch.Tensor, ...]:

@@ -27,6 +27,7 @@ from torchvision.models.video.swin_transformer import SwinTransformer3d
 from vidlab.models.base import VideoBackbone
 from vidlab.models.layers.heads import classifier
 from vidlab.models.layers.normalization import ClipStandardize
+from vidlab.models.timesformer import conv_stem
 
 # Published architectures (paper Table 1 / torchvision): embed dim, depths, heads.
 VARIANTS: dict[str, tuple[int, tuple[int, ...], tuple[int, ...]]] = {
@@ -52,6 +53,9 @@ class Swin3D(VideoBackbone):
         dropout_rate: dropout before the classifier.
         standardize_clips: standardise every input clip on its own first (`ClipStandardize`;
             off in the paper's model, on for the small synthetic runs from scratch).
+        stem_width: 0 (the paper's linear patch embedding), or the first width of a
+            convolutional stem with the same output grid (`vidlab.models.timesformer.conv_stem`;
+            pretrained weights then leave it untouched).
     """
 
     def __init__(
@@ -66,6 +70,7 @@ class Swin3D(VideoBackbone):
         drop_path_rate: float = 0.1,
         dropout_rate: float = 0.0,
         standardize_clips: bool = False,
+        stem_width: int = 0,
     ) -> None:
         super().__init__()
         self.input_norm = ClipStandardize() if standardize_clips else nn.Identity()
@@ -78,6 +83,10 @@ class Swin3D(VideoBackbone):
             stochastic_depth_prob=drop_path_rate,
         )
         self.patch_embed = net.patch_embed
+        if stem_width > 0:
+            if patch_size[1] != patch_size[2]:
+                raise ValueError(f"a convolutional stem needs square patches, got {patch_size}")
+            self.patch_embed.proj = conv_stem(patch_size[1], patch_size[0], stem_width, embed_dim)
         self.pos_drop = net.pos_drop
         self.features = net.features
         self.norm = net.norm
@@ -121,6 +130,7 @@ def create_swin3d(
     drop_path_rate: float = 0.1,
     dropout_rate: float = 0.0,
     standardize_clips: bool = False,
+    stem_width: int = 0,
 ) -> Swin3D:
     """A Video Swin; `variant` ("t", "s", "b") sets the published width, depths and heads."""
     if variant is not None:
@@ -139,6 +149,7 @@ def create_swin3d(
         drop_path_rate=drop_path_rate,
         dropout_rate=dropout_rate,
         standardize_clips=standardize_clips,
+        stem_width=stem_width,
     )
 
 
