@@ -12,11 +12,13 @@ from vidlab.models.registry import create_model, example_input, get_spec, list_m
 # a 2x2 grid of 16-px patches.
 FRAMES, CROP, BATCH = 8, 32, 2
 TIMESFORMER_FRAMES = 2
+# C3D's fully connected layers need a 16-frame clip (its pools halve time four times).
+FRAMES_OF = {"c3d": 16}
 
 
 def _build(name: str, num_classes: int):
     spec = get_spec(name)
-    frames = TIMESFORMER_FRAMES if "timesformer" in name else FRAMES
+    frames = TIMESFORMER_FRAMES if "timesformer" in name else FRAMES_OF.get(name, FRAMES)
     kwargs = {"num_frames": frames, "crop_size": CROP} if spec.sized_builder else {}
     net = create_model(name, num_classes=num_classes, **kwargs).eval()
     x = example_input(name, batch_size=BATCH, num_frames=frames, crop_size=CROP)
@@ -40,6 +42,12 @@ def test_registry_names_the_issue_lists():
         "mvit_v2_s",
         "i3d_r50",
         "c2d_r50",
+        "swin3d_t",
+        "swin3d_s",
+        "swin3d_b",
+        "tsn_r50",
+        "tsm_r50",
+        "c3d",
     }
     assert set(list_models()) == expected
 

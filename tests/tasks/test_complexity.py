@@ -36,6 +36,8 @@ def test_counter_matches_a_hand_count():
         ("x3d_xs", 0.60, 3.8),  # PySlowFast MODEL_ZOO, 4x160x160
         ("x3d_m", 4.73, 3.8),  # PySlowFast MODEL_ZOO, 16x224x224
         ("slowfast_r50_8x8", 65.71, 34.57),  # pytorchvideo zoo, 8+32 frames, 256x256 test view
+        ("tsm_r50", 32.97, 24.328),  # mmaction2 TSM metafile, 8 segments of 224
+        ("c3d", 38.62, 78.41),  # mmaction2 C3D metafile, 16x112x112
     ],
 )
 def test_task_agrees_with_published_figures(make_cfg, model, gflops, params_m):

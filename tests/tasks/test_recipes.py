@@ -36,6 +36,9 @@ RECIPES: dict[str, tuple[list[str], float, int]] = {
     ),
     "r2plus1d_18_k400": (["data.num_frames=4", "data.crop_size=32"], 0.01, 2),
     "ucf101_finetune_from_k400": (["data.num_frames=4", "data.crop_size=32"], 1e-3, 8),
+    "swin3d_t_k400": (["data.num_frames=4", "data.crop_size=32"], 1e-3, 8),
+    "tsm_r50_k400": (["data.num_frames=2", "data.crop_size=32"], 0.1, 8),
+    "tsm_r50_ssv2": (["data.num_frames=2", "data.crop_size=32"], 0.1, 8),
 }
 
 

@@ -22,7 +22,16 @@ TINY_DATA = [
 
 
 @pytest.mark.parametrize(
-    "experiment", ["synthetic_x3d_xs", "synthetic_slowfast", "synthetic_timesformer"]
+    "experiment",
+    [
+        "synthetic_x3d_xs",
+        "synthetic_slowfast",
+        "synthetic_timesformer",
+        "synthetic_swin3d",
+        "synthetic_tsm",
+        "synthetic_tsn",
+        "synthetic_c3d",
+    ],
 )
 def test_experiment_trains_one_batch(make_cfg, experiment):
     cfg = make_cfg("train", [f"experiment={experiment}", *TINY_DATA])

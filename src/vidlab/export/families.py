@@ -3,7 +3,9 @@
 One export stage (`vidlab.export.stage`) serves every family; a family says only what differs:
 
 - which module is exported (the bare classifier; the L2-normalised embedding of a Re-ID network),
-- the input and output names and the card's description of them,
+- the input and output names and the card's description of them: a family may have several
+  graph inputs (a two-pathway SlowFast classifier takes ``slow`` and ``fast``, both built from one
+  decoded clip, `vidlab.export.inputs`),
 - which formats make sense (an int8 embedding has no top-1 gate to be judged by),
 - the parity criterion: logits within ``atol`` (or top-1 agreement for int8); embeddings with a
   per-sample cosine similarity of at least ``min_cosine``; detections after threshold and NMS equal
@@ -26,6 +28,7 @@ from torch import nn
 
 from vidlab.checkpoint import CLASSIFIER, DETECTOR, EMBEDDING
 from vidlab.export import detector as det
+from vidlab.export.inputs import InputSpec, PathwayInputs, clip_input_specs
 from vidlab.export.program import make_exportable
 from vidlab.export.reid import MIN_COSINE, NormalizedEmbedding, embedding_parity
 from vidlab.export.verify import compare_outputs
@@ -53,7 +56,7 @@ class Family:
 
     Attributes:
         name: the family name (`vidlab.checkpoint.FAMILIES`).
-        input_name / output_name: tensor names in ONNX graphs and cards.
+        input_names / output_name: tensor names in ONNX graphs and cards (one per graph input).
         formats: the export formats this family can be written to.
         wrap: the module an artifact computes, from the checkpoint's bare network.
         input_card / output_card: the card's ``input`` / ``output`` sections, from the meta.
@@ -69,7 +72,7 @@ class Family:
     """
 
     name: str
-    input_name: str
+    input_names: tuple[str, ...]
     output_name: str
     formats: tuple[str, ...]
     wrap: Callable[[nn.Module], nn.Module]
@@ -146,10 +149,23 @@ def _classifier_preprocessing(meta: dict[str, Any]) -> list[str]:
     ]
 
 
+def pathway_alpha(meta: dict[str, Any]) -> int | None:
+    """The Fast / Slow frame-rate ratio of a two-pathway (SlowFast) classifier, else None."""
+    data_cfg = (meta.get("config") or {}).get("data") or {}
+    alpha = meta["input"].get("slowfast_alpha", data_cfg.get("slowfast_alpha"))
+    return int(alpha) if alpha else None
+
+
+def classifier_inputs(meta: dict[str, Any]) -> list[InputSpec]:
+    """The graph inputs of a classifier checkpoint: ``video``, or SlowFast's ``slow``, ``fast``."""
+    return clip_input_specs(int(meta["input"]["num_frames"]), pathway_alpha(meta))
+
+
 def _classifier_extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     s = _clip_spec(meta)
     span = s["num_frames"] * s["frame_stride"]
     return {
+        "inputs": [spec.card(3, s["crop_size"]) for spec in classifier_inputs(meta)],
         "class_names": list(meta["class_names"]),
         "sampling": {
             "num_frames": s["num_frames"],
@@ -158,6 +174,20 @@ def _classifier_extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str
             "aggregation": "mean of per-window softmax probabilities",
         },
     }
+
+
+def _bind_classifier(family: Family, net: nn.Module, meta: dict[str, Any]) -> Family:
+    """The classifier family for one checkpoint: a multi-pathway network is exported with one
+    graph input per pathway (`PathwayInputs`), each described on the card."""
+    specs = classifier_inputs(meta)
+    if len(specs) == 1:
+        return replace(family, bind=None)
+    return replace(
+        family,
+        input_names=tuple(spec.name for spec in specs),
+        wrap=lambda n: PathwayInputs(make_exportable(n)),
+        bind=None,
+    )
 
 
 def _compare_logits(
@@ -350,7 +380,7 @@ FAMILIES: dict[str, Family] = {
     for f in (
         Family(
             CLASSIFIER,
-            "video",
+            ("video",),
             "logits",
             (
                 "onnx",
@@ -368,10 +398,11 @@ FAMILIES: dict[str, Family] = {
             _classifier_extra,
             _compare_logits,
             lambda meta: None,
+            bind=_bind_classifier,
         ),
         Family(
             EMBEDDING,
-            "image",
+            ("image",),
             "embedding",
             ("onnx", "torchscript", "torch_export", "openvino"),
             NormalizedEmbedding,
@@ -384,7 +415,7 @@ FAMILIES: dict[str, Family] = {
         ),
         Family(
             DETECTOR,
-            "images",
+            ("images",),
             "detections",
             ("onnx", "torchscript", "torch_export", "onnx_int8"),
             _needs_checkpoint,

@@ -21,6 +21,7 @@ from torch import nn
 from vidlab.export import onnx as onnx_export
 from vidlab.export import openvino as openvino_export
 from vidlab.export import program, quantize, torchscript
+from vidlab.export.inputs import batch_len
 
 log = logging.getLogger(__name__)
 
@@ -30,21 +31,22 @@ class ExportContext:
     """What the format writers share: the eager network, clips, options, and a cached fp32 ONNX.
 
     Attributes:
-        net: the fp32 network (eval mode).
-        example: (1, C, T, H, W) example input.
-        calibration: (N, C, T, H, W) calibration clips (training split), for static int8.
+        net: the fp32 network (eval mode), called as ``net(*inputs)``.
+        example: (1, C, T, H, W) example input, or one per graph input (a multi-input model).
+        calibration: (N, C, T, H, W) calibration clips (training split), for static int8; a tuple
+            of one tensor per input for a multi-input model.
         options: the ``export`` config node as a plain dict.
         work_dir: scratch folder for intermediate files (the fp32 ONNX of int8 / OpenVINO).
-        input_name / output_name: tensor names of the graph (the family's).
+        input_names / output_name: tensor names of the graph (the family's), one per input.
         onnx_metadata: ``vidlab.*`` metadata for ONNX files (None: none).
     """
 
     net: nn.Module
-    example: torch.Tensor
-    calibration: torch.Tensor | None
+    example: torch.Tensor | tuple[torch.Tensor, ...]
+    calibration: torch.Tensor | tuple[torch.Tensor, ...] | None
     options: dict[str, Any]
     work_dir: Path
-    input_name: str = "video"
+    input_names: tuple[str, ...] = ("video",)
     output_name: str = "logits"
     onnx_metadata: dict[str, Any] | None = None
     _fp32_onnx: Path | None = field(default=None, init=False)
@@ -62,13 +64,13 @@ class ExportContext:
             self.example,
             path,
             opset=int(self.options["opset"]),
-            input_name=self.input_name,
+            input_name=self.input_names,
             output_name=self.output_name,
             metadata=self.onnx_metadata,
         )
 
-    def calibration_clips(self) -> torch.Tensor:
-        if self.calibration is None or len(self.calibration) == 0:
+    def calibration_clips(self) -> torch.Tensor | tuple[torch.Tensor, ...]:
+        if self.calibration is None or batch_len(self.calibration) == 0:
             raise ValueError(
                 "static int8 needs calibration clips; export.num_calibration_clips must be > 0"
             )

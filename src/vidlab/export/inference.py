@@ -3,6 +3,8 @@
 Windows of ``num_frames`` frames, ``frame_stride`` apart, start every ``window_stride`` source
 frames (all from the bundle's card); each is resized, centre-cropped and normalised as the card
 says, the model scores every window, and the per-window softmax probabilities are averaged.
+A model with several inputs (SlowFast's ``slow`` and ``fast`` pathways) gets each built from the
+window's frames as the card's ``inputs`` list says (every ``temporal_stride``-th frame).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from vidlab.data.io import VideoDecodeError, VideoInfo, read_clip
 from vidlab.data.transforms.video import VideoEvalTransform
 from vidlab.errors import UserError, report_user_errors
 from vidlab.export.bundle import CARD_NAME
+from vidlab.export.inputs import Batch, batch_len, split_clip, take
 from vidlab.export.runtime import Predictor, load_bundle
 
 log = logging.getLogger(__name__)
@@ -132,6 +135,16 @@ def check_card(card: dict, path: Path) -> None:
             f"{spec['num_frames']} and input.crop_size={spec['crop_size']}; expected shape "
             f"{['batch', *expected]} (the card was edited or belongs to another model)"
         )
+    for index, entry in enumerate(card.get("inputs") or []):
+        ok = isinstance(entry, dict) and all(k in entry for k in ("num_frames", "temporal_stride"))
+        if not ok or int(entry["num_frames"]) * int(entry["temporal_stride"]) != int(
+            spec["num_frames"]
+        ):
+            raise UserError(
+                f"{path}: inputs[{index}] = {entry} does not take its frames from the "
+                f"{spec['num_frames']}-frame clip; expected num_frames x temporal_stride = "
+                f"input.num_frames (the inputs that export.py writes)"
+            )
     if int(sampling["num_frames"]) != int(spec["num_frames"]):
         raise UserError(
             f"{path}: sampling.num_frames={sampling['num_frames']} but input."
@@ -139,22 +152,31 @@ def check_card(card: dict, path: Path) -> None:
         )
 
 
-def _predict_all(predict: Predictor, clips: np.ndarray, card: dict, bundle_dir: Path) -> np.ndarray:
+def model_inputs(card: dict, clips: np.ndarray) -> Batch:
+    """The model's inputs from (W, 3, T, H, W) window clips: the clips themselves, or one array per
+    entry of the card's ``inputs`` (SlowFast: every alpha-th frame for ``slow``, all for ``fast``).
+    """
+    specs = card.get("inputs") or [{"temporal_stride": 1}]
+    return split_clip(clips, specs)
+
+
+def _predict_all(predict: Predictor, clips: Batch, card: dict, bundle_dir: Path) -> np.ndarray:
     """Logits of every clip, in batches; a runtime that rejects the first batch is reported as a
     card that does not match its model, in one line."""
-    first = clips[:MAX_WINDOWS_PER_BATCH]
+    first = take(clips, slice(0, MAX_WINDOWS_PER_BATCH))
     try:
         outputs = [predict(first)]
     except Exception as err:  # each runtime has its own error types (ORT, OpenVINO, TorchScript)
         reason = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), repr(err))
+        shapes = [list(a.shape) for a in first] if isinstance(first, tuple) else list(first.shape)
         raise UserError(
-            f"{bundle_dir / card['file']}: the model rejected clips of shape {list(first.shape)} "
+            f"{bundle_dir / card['file']}: the model rejected clips of shape {shapes} "
             f"built from {bundle_dir / CARD_NAME} ({reason[:300]}); expected the card exported "
             f"with this model file"
         ) from err
     outputs += [
-        predict(clips[i : i + MAX_WINDOWS_PER_BATCH])
-        for i in range(MAX_WINDOWS_PER_BATCH, len(clips), MAX_WINDOWS_PER_BATCH)
+        predict(take(clips, slice(i, i + MAX_WINDOWS_PER_BATCH)))
+        for i in range(MAX_WINDOWS_PER_BATCH, batch_len(clips), MAX_WINDOWS_PER_BATCH)
     ]
     return np.concatenate(outputs)
 
@@ -175,7 +197,7 @@ def classify_video(
         raise UserError(f"top_k={top_k}, expected a positive number of classes to list")
     card, predict = load_classifier_bundle(bundle_dir, threads)
     starts, clips = window_clips(card, video_path)
-    logits = _predict_all(predict, clips, card, Path(bundle_dir))
+    logits = _predict_all(predict, model_inputs(card, clips), card, Path(bundle_dir))
     probabilities = torch.softmax(torch.from_numpy(logits).double(), dim=1).mean(0).numpy()
     names = card["class_names"]
     order = np.argsort(-probabilities)[:top_k]

@@ -21,7 +21,7 @@ METADATA_PREFIX = "vidlab."
 
 def onnx_program(
     net: nn.Module,
-    example: torch.Tensor,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
     input_names: list[str],
     output_names: list[str],
     opset: int = DEFAULT_OPSET,
@@ -37,7 +37,7 @@ def onnx_program(
     with torch.no_grad():
         return torch.onnx.export(
             export_dynamic_batch(net, example),
-            (example,),
+            example if isinstance(example, tuple) else (example,),
             input_names=input_names,
             output_names=output_names,
             opset_version=opset,
@@ -47,33 +47,36 @@ def onnx_program(
 
 def export_onnx(
     net: nn.Module,
-    example: torch.Tensor,
+    example: torch.Tensor | tuple[torch.Tensor, ...],
     path: str | Path,
     *,
     opset: int = DEFAULT_OPSET,
-    input_name: str = "video",
+    input_name: str | tuple[str, ...] = "video",
     output_name: str = "logits",
     metadata: dict[str, Any] | None = None,
 ) -> Path:
     """Export `net` (eval mode) to ONNX with a dynamic batch dimension.
 
     Args:
-        net: the network; called as ``net(x)`` with ``x`` shaped like `example`.
-        example: one example input, batch size 1, e.g. (1, 3, T, H, W).
+        net: the network; called as ``net(x)`` with ``x`` shaped like `example` (``net(*example)``
+            for a tuple: a multi-input network such as SlowFast's two pathways).
+        example: one example input, batch size 1, e.g. (1, 3, T, H, W), or a tuple of them.
         path: output file.
         opset: ONNX opset version.
-        input_name / output_name: the graph's input and output names.
+        input_name / output_name: the graph's input name(s), one per input, and output name.
         metadata: JSON-serialisable values stored as ``vidlab.<key>`` metadata entries, so the
             file describes its own preprocessing (see `read_onnx_metadata`).
 
     Returns:
         The written path.
     """
-    if example.shape[0] != 1:
-        raise ValueError(f"export from a batch-1 example, got batch {example.shape[0]}")
+    first = example[0] if isinstance(example, tuple) else example
+    if first.shape[0] != 1:
+        raise ValueError(f"export from a batch-1 example, got batch {first.shape[0]}")
+    names = [input_name] if isinstance(input_name, str) else list(input_name)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    program = onnx_program(make_exportable(net).eval(), example, [input_name], [output_name], opset)
+    program = onnx_program(make_exportable(net).eval(), example, names, [output_name], opset)
     program.save(str(path))
     if metadata:
         write_onnx_metadata(path, metadata)

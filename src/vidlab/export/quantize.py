@@ -23,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vidlab.export.inputs import Batch, as_tuple, batch_len, take, to_numpy
 from vidlab.export.program import export_dynamic_batch, make_exportable
 
 log = logging.getLogger(__name__)
@@ -68,16 +69,28 @@ def output_nodes(path: str | Path) -> list[str]:
 
 
 class _ClipReader:
-    """ONNX Runtime calibration data reader over (N, C, T, H, W) clips, `batch` at a time."""
+    """ONNX Runtime calibration data reader over clips, `batch` at a time: one (N, C, T, H, W)
+    array, or one array per graph input (a multi-input model), fed under `input_names`."""
 
-    def __init__(self, input_name: str, clips: np.ndarray, batch: int) -> None:
-        self.input_name = input_name
-        self.chunks = [clips[i : i + batch] for i in range(0, len(clips), batch)]
-        self.batches: Iterator[np.ndarray] = iter(self.chunks)
+    def __init__(self, input_names: str | list[str], clips: Batch, batch: int) -> None:
+        input_names = [input_names] if isinstance(input_names, str) else list(input_names)
+        arrays = clips if isinstance(clips, tuple) else (clips,)
+        if len(arrays) != len(input_names):
+            raise ValueError(
+                f"calibration data has {len(arrays)} inputs, the model {len(input_names)} "
+                f"({input_names})"
+            )
+        self.chunks = [
+            {
+                name: np.ascontiguousarray(a[i : i + batch])
+                for name, a in zip(input_names, arrays, strict=True)
+            }
+            for i in range(0, batch_len(clips), batch)
+        ]
+        self.batches: Iterator[dict[str, np.ndarray]] = iter(self.chunks)
 
     def get_next(self) -> dict[str, np.ndarray] | None:
-        chunk = next(self.batches, None)
-        return None if chunk is None else {self.input_name: np.ascontiguousarray(chunk)}
+        return next(self.batches, None)
 
     def rewind(self) -> None:
         """Start over from the first batch (CalibrationDataReader's interface)."""
@@ -95,12 +108,13 @@ def _quant_type(name: str):
 
 def quantize_onnx_static(
     fp32_path: str | Path,
-    calibration: torch.Tensor,
+    calibration: torch.Tensor | tuple[torch.Tensor, ...],
     path: str | Path,
     options: OnnxQuantOptions = OnnxQuantOptions(),
     calibration_batch: int = CALIBRATION_BATCH,
 ) -> Path:
-    """Static int8 of the ONNX model at `fp32_path`, calibrated on `calibration` (N, C, T, H, W).
+    """Static int8 of the ONNX model at `fp32_path`, calibrated on `calibration` (N, C, T, H, W),
+    or on one tensor per graph input.
 
     Returns:
         The written int8 ONNX path.
@@ -118,7 +132,8 @@ def quantize_onnx_static(
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
             source = prepared
         session = ort.InferenceSession(str(source), providers=["CPUExecutionProvider"])
-        reader = _ClipReader(session.get_inputs()[0].name, calibration.numpy(), calibration_batch)
+        names = [i.name for i in session.get_inputs()]
+        reader = _ClipReader(names, to_numpy(calibration), calibration_batch)
         quantize_static(
             str(source),
             str(path),
@@ -136,12 +151,14 @@ def quantize_onnx_static(
         path,
         options.quant_format,
         options.per_channel,
-        len(calibration),
+        batch_len(calibration),
     )
     return path
 
 
-def quantize_pt2e_x86(net: nn.Module, calibration: torch.Tensor, path: str | Path) -> Path:
+def quantize_pt2e_x86(
+    net: nn.Module, calibration: torch.Tensor | tuple[torch.Tensor, ...], path: str | Path
+) -> Path:
     """PT2E static int8 (torchao's X86InductorQuantizer), saved as a torch.export program.
 
     Args:
@@ -158,16 +175,19 @@ def quantize_pt2e_x86(net: nn.Module, calibration: torch.Tensor, path: str | Pat
     quantizer = xiq.X86InductorQuantizer()
     quantizer.set_global(xiq.get_default_x86_inductor_quantization_config())
     with torch.no_grad():
-        observed = prepare_pt2e(export_dynamic_batch(net, calibration[:2]).module(), quantizer)
-        for chunk in calibration.split(CALIBRATION_BATCH):
-            observed(chunk)
-        program = export_dynamic_batch(convert_pt2e(observed), calibration[:2])
+        first = take(calibration, slice(0, 2))
+        observed = prepare_pt2e(export_dynamic_batch(net, first).module(), quantizer)
+        for start in range(0, batch_len(calibration), CALIBRATION_BATCH):
+            observed(*as_tuple(take(calibration, slice(start, start + CALIBRATION_BATCH))))
+        program = export_dynamic_batch(convert_pt2e(observed), first)
     torch.export.save(program, str(path))
-    log.info("Wrote PT2E int8 program %s (calibrated on %d clips)", path, len(calibration))
+    log.info("Wrote PT2E int8 program %s (calibrated on %d clips)", path, batch_len(calibration))
     return path
 
 
-def quantize_dynamic_linear(net: nn.Module, example: torch.Tensor, path: str | Path) -> Path:
+def quantize_dynamic_linear(
+    net: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], path: str | Path
+) -> Path:
     """Dynamic int8 of every ``nn.Linear`` (torch.ao), traced and saved as TorchScript.
 
     Returns:

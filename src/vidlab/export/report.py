@@ -10,9 +10,9 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-import numpy as np
 from rich.console import Console
 
+from vidlab.export.inputs import Batch, repeat_to
 from vidlab.export.runtime import Predictor
 from vidlab.utils.reporting import print_table
 
@@ -65,11 +65,11 @@ class ExportRow:
 
 
 def median_latency_ms(
-    predict: Predictor, clips: np.ndarray, batch: int, options: LatencyOptions
+    predict: Predictor, clips: Batch, batch: int, options: LatencyOptions
 ) -> float:
-    """Median wall time (ms) of `predict` on a batch of `batch` clips (repeated if too few)."""
-    reps = -(-batch // len(clips))
-    inputs = np.ascontiguousarray(np.concatenate([clips] * reps)[:batch], dtype=np.float32)
+    """Median wall time (ms) of `predict` on a batch of `batch` clips (repeated if too few); a
+    multi-input model's clips are a tuple of one batch per input."""
+    inputs = repeat_to(clips, batch)
     for _ in range(options.warmup):
         predict(inputs)
     times = []
@@ -80,7 +80,7 @@ def median_latency_ms(
     return statistics.median(times) * MS_PER_S
 
 
-def latencies(predict: Predictor, clips: np.ndarray, options: LatencyOptions) -> dict[int, float]:
+def latencies(predict: Predictor, clips: Batch, options: LatencyOptions) -> dict[int, float]:
     """{batch size: median latency in ms} for every batch size of `options`."""
     return {b: median_latency_ms(predict, clips, b, options) for b in options.batch_sizes}
 

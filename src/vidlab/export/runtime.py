@@ -1,7 +1,9 @@
 """Load exported models and bundles and run them on numpy batches, whatever the runtime.
 
 Every artifact becomes a `Predictor`: a callable from a float32 batch (clips (N, C, T, H, W) for a
-classifier, crops (N, 3, H, W) for an embedder) to float32 outputs (logits, embeddings). Parity
+classifier, crops (N, 3, H, W) for an embedder; a tuple of one batch per graph input for a
+multi-input model such as SlowFast, `vidlab.export.inputs`) to float32 outputs (logits,
+embeddings). Parity
 checks, latency measurements, video inference and the trackers' encoders all use this one
 interface, so what is verified is exactly what is benchmarked and served. `load_bundle` loads any
 bundle by its card (every family), after checking its files against the card's SHA-256.
@@ -20,10 +22,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from vidlab.export.inputs import Batch, to_tensors
+
 log = logging.getLogger(__name__)
 
-# A float32 batch (N, ...) -> float32 outputs (N, ...): logits, embeddings.
-Predictor = Callable[[np.ndarray], np.ndarray]
+# A float32 batch (N, ...), or a tuple of one per graph input -> float32 outputs (N, ...).
+Predictor = Callable[[Batch], np.ndarray]
 
 # Runtime names as written on bundle cards.
 RUNTIMES = ("onnxruntime", "torchscript", "torch_export", "openvino")
@@ -43,20 +47,27 @@ def onnx_session(path: str | Path, threads: int | None = None):
 
 def _onnx_predictor(path: Path, threads: int | None) -> Predictor:
     session = onnx_session(path, threads)
-    name = session.get_inputs()[0].name
+    names = [i.name for i in session.get_inputs()]
 
-    def predict(clips: np.ndarray) -> np.ndarray:
-        return session.run(None, {name: np.ascontiguousarray(clips, dtype=np.float32)})[0]
+    def predict(clips: Batch) -> np.ndarray:
+        arrays = clips if isinstance(clips, tuple) else (clips,)
+        if len(arrays) != len(names):
+            raise ValueError(f"{path} takes {len(names)} inputs {names}, got {len(arrays)}")
+        feed = {
+            n: np.ascontiguousarray(a, dtype=np.float32) for n, a in zip(names, arrays, strict=True)
+        }
+        return session.run(None, feed)[0]
 
     return predict
 
 
-def torch_predictor(module: Callable[[torch.Tensor], torch.Tensor]) -> Predictor:
-    """Wrap a torch callable (eager, scripted or exported) as a numpy predictor."""
+def torch_predictor(module: Callable[..., torch.Tensor]) -> Predictor:
+    """Wrap a torch callable (eager, scripted or exported) as a numpy predictor; a tuple batch is
+    passed as positional inputs."""
 
-    def predict(clips: np.ndarray) -> np.ndarray:
+    def predict(clips: Batch) -> np.ndarray:
         with torch.inference_mode():
-            return module(torch.from_numpy(np.ascontiguousarray(clips))).float().numpy()
+            return module(*to_tensors(clips)).float().numpy()
 
     return predict
 
@@ -69,8 +80,9 @@ def _openvino_predictor(path: Path, threads: int | None) -> Predictor:
         config["INFERENCE_NUM_THREADS"] = threads
     compiled = ov.Core().compile_model(str(path), "CPU", config)
 
-    def predict(clips: np.ndarray) -> np.ndarray:
-        result = compiled(np.ascontiguousarray(clips, dtype=np.float32))
+    def predict(clips: Batch) -> np.ndarray:
+        arrays = clips if isinstance(clips, tuple) else (clips,)
+        result = compiled([np.ascontiguousarray(a, dtype=np.float32) for a in arrays])
         return np.asarray(result[compiled.output(0)])
 
     return predict

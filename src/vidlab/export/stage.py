@@ -17,6 +17,10 @@ and ``metrics.json``; and raises `ParityError` (non-zero exit) if any artifact w
 
 The stage reads no config and builds no datamodule: the caller supplies the parity inputs
 (`ExportInputs`), so it serves ``export.py`` and benchmarks alike.
+
+A model may take several inputs (SlowFast's ``slow`` and ``fast`` pathways): its samples are then a
+tuple of one tensor per graph input (`vidlab.export.inputs`), the family names the inputs, and
+every step above handles them alike.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from vidlab.checkpoint import family_of, load_network
 from vidlab.export.bundle import CARD_NAME, make_card, write_card
 from vidlab.export.families import Family, Parity, get_family
 from vidlab.export.formats import ExportContext, ExportFormat, get_format, scratch_dir
+from vidlab.export.inputs import Batch, TensorBatch, batch_len, take, to_numpy
 from vidlab.export.report import ExportRow, LatencyOptions, files_size_mb, latencies, write_report
 from vidlab.export.runtime import Predictor, load_predictor, torch_predictor
 from vidlab.export.verify import ParityError
@@ -54,15 +59,17 @@ class ExportInputs:
     """Real inputs for the checks, in the network's preprocessing.
 
     Attributes:
-        samples: (N, ...) float inputs for parity, accuracy and latency.
+        samples: (N, ...) float inputs for parity, accuracy and latency; a multi-input model
+            (SlowFast's pathways) gets a tuple of one (N, ...) tensor per graph input.
         labels: (N,) class labels of `samples` (None: the family has no labels).
-        calibration: (M, ...) inputs for static int8 calibration (None: no int8 format asked).
+        calibration: (M, ...) inputs for static int8 calibration (None: no int8 format asked);
+            a tuple like `samples` for a multi-input model.
         notes: counts worth reporting (e.g. ``{"real_crops": 2}``), added to the metrics.
     """
 
-    samples: torch.Tensor
+    samples: TensorBatch
     labels: np.ndarray | None = None
-    calibration: torch.Tensor | None = None
+    calibration: TensorBatch | None = None
     notes: dict[str, float] = field(default_factory=dict)
 
 
@@ -93,10 +100,14 @@ class Gate(Protocol):
 InputsFn = Callable[[Family, dict[str, Any], bool], ExportInputs]
 
 
-def predict_all(predict: Predictor, inputs: np.ndarray) -> np.ndarray:
-    """Outputs of (N, ...) inputs, `PREDICT_BATCH` at a time."""
+def predict_all(predict: Predictor, inputs: Batch) -> np.ndarray:
+    """Outputs of (N, ...) inputs (or a tuple of them, one per graph input), `PREDICT_BATCH` at a
+    time."""
     return np.concatenate(
-        [predict(inputs[i : i + PREDICT_BATCH]) for i in range(0, len(inputs), PREDICT_BATCH)]
+        [
+            predict(take(inputs, slice(i, i + PREDICT_BATCH)))
+            for i in range(0, batch_len(inputs), PREDICT_BATCH)
+        ]
     )
 
 
@@ -175,7 +186,7 @@ def _row(
     outputs: np.ndarray,
     parity: Parity | None,
 ) -> ExportRow:
-    samples = run.inputs.samples.numpy()
+    samples = to_numpy(run.inputs.samples)
     lat = latencies(predict, samples, run.bench)
     accuracy = run.family.accuracy(outputs, run.inputs.labels)
     size = files_size_mb(files) if files else _state_size_mb(run.eager)
@@ -213,7 +224,7 @@ def _export_one(
     """Write, verify and time one format."""
     files = fmt.write(ctx, run.out_dir / "bundles" / fmt.name)
     predict = load_predictor(files[0], fmt.runtime, run.threads)
-    outputs = predict_all(predict, run.inputs.samples.numpy())
+    outputs = predict_all(predict, to_numpy(run.inputs.samples))
     parity = run.family.compare(run.reference, outputs, run.options, fmt.quantized)
     log.info("%s: %s -> %s", fmt.name, parity.describe(), "ok" if parity.ok else "REJECTED")
     return _row(run, fmt.name, files, predict, outputs, parity), parity, files
@@ -282,7 +293,7 @@ def export_checkpoint(
     reference = (
         family.reference(eager, inputs.samples)
         if family.reference is not None
-        else predict_all(torch_predictor(eager), inputs.samples.numpy())
+        else predict_all(torch_predictor(eager), to_numpy(inputs.samples))
     )
     run = _Run(
         family,
@@ -299,17 +310,17 @@ def export_checkpoint(
 
     rows = [_row(run, BASELINE, [], torch_predictor(eager), reference, None)]
     metrics: dict[str, float] = {f"export/{k}": float(v) for k, v in inputs.notes.items()}
-    metrics["export/num_parity_samples"] = float(len(inputs.samples))
+    metrics["export/num_parity_samples"] = float(batch_len(inputs.samples))
     details: dict[str, Any] = {"family": family.name, "parity": {}, "rejected": {}}
     failures = []
     with scratch_dir() as work:
         ctx = ExportContext(
             eager,
-            inputs.samples[:1],
+            take(inputs.samples, slice(0, 1)),
             inputs.calibration,
             options,
             Path(work),
-            input_name=family.input_name,
+            input_names=family.input_names,
             output_name=family.output_name,
             onnx_metadata=family.onnx_metadata(meta),
         )

@@ -14,8 +14,11 @@ from vidlab.export.program import make_exportable
 log = logging.getLogger(__name__)
 
 
-def export_torchscript(net: nn.Module, example: torch.Tensor, path: str | Path) -> Path:
-    """Trace `net` (eval mode) on `example` (B, C, T, H, W) and save it to `path`.
+def export_torchscript(
+    net: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], path: str | Path
+) -> Path:
+    """Trace `net` (eval mode) on `example` (B, C, T, H, W), or a tuple of inputs called as
+    ``net(*example)``, and save it to `path`.
 
     A traced X3D accepts any batch size: its only shape-dependent op is an adaptive pool.
 

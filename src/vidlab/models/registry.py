@@ -16,6 +16,7 @@ transformers at their training crop.
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,6 +39,20 @@ TIMESFORMER_PAPER_FLOPS = TIMESFORMER_PAPER + "; Table 3, 0.59 TFLOPs / 3 views"
 TIMESFORMER_TEST_VIEWS = 3
 TIMESFORMER_TFLOPS = 0.59
 GIGA_PER_TERA = 1000
+VIDEO_SWIN_PAPER = (
+    "Video Swin paper (arXiv 2106.13230) Table 1, FLOPs per view of 32x224 (4 x 3 views); "
+    "params: torchvision {weights}.meta num_params"
+)
+MMACTION_TSM = (
+    "mmaction2 configs/recognition/tsm/metafile.yml, tsm_r50_1x1x8_50e_kinetics400_rgb (8 segments "
+    "of 224): FLOPs 32965562368, Parameters 24327632"
+)
+# TSN is TSM without the (parameter- and multiply-add-free) shift: the same figures.
+MMACTION_TSN = MMACTION_TSM + "; TSN = TSM without the shift"
+MMACTION_C3D = (
+    "mmaction2 configs/recognition/c3d/metafile.yml (c3d_sports1m-pretrained_8xb30-16x1x1-45e_"
+    "ucf101-rgb: Parameters 78409573 with a 101-class head, FLOPs 38615475200)"
+)
 
 
 @dataclass(frozen=True)
@@ -135,6 +150,17 @@ def _timesformer(name: str, attention: str, ref: Reference | None) -> ModelSpec:
     )
 
 
+def _swin3d(name: str, variant: str, params_m: float, gflops: float, weights: str) -> ModelSpec:
+    return ModelSpec(
+        name,
+        "vidlab.models.swin3d.create_swin3d",
+        {"variant": variant},
+        32,
+        224,
+        reference=Reference(params_m, gflops, VIDEO_SWIN_PAPER.format(weights=weights)),
+    )
+
+
 _SPECS: tuple[ModelSpec, ...] = (
     _x3d("x3d_xs", 4, 160, 2.2, Reference(3.8, 0.60, PYSLOWFAST_ZOO)),
     _x3d("x3d_s", 13, 160, 2.2, Reference(3.8, 1.96, PYSLOWFAST_ZOO)),
@@ -201,6 +227,36 @@ _SPECS: tuple[ModelSpec, ...] = (
         224,
         reference=_pytorchvideo_ref(24.33, 25.89),
     ),
+    _swin3d("swin3d_t", "t", 28.158, 88.0, "Swin3D_T_Weights"),
+    _swin3d("swin3d_s", "s", 49.817, 166.0, "Swin3D_S_Weights"),
+    _swin3d("swin3d_b", "b", 88.049, 282.0, "Swin3D_B_Weights"),
+    ModelSpec(
+        "tsn_r50",
+        "vidlab.models.tsn.create_tsn",
+        {"backbone": "resnet50"},
+        8,
+        224,
+        sized_builder=True,
+        reference=Reference(24.328, 32.97, MMACTION_TSN),
+    ),
+    ModelSpec(
+        "tsm_r50",
+        "vidlab.models.tsn.create_tsm",
+        {"backbone": "resnet50", "shift": "offline"},
+        8,
+        224,
+        sized_builder=True,
+        reference=Reference(24.328, 32.97, MMACTION_TSM),
+    ),
+    ModelSpec(
+        "c3d",
+        "vidlab.models.c3d.create_c3d",
+        {},
+        16,
+        112,
+        sized_builder=True,
+        reference=Reference(78.41, 38.62, MMACTION_C3D),
+    ),
 )
 REGISTRY: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
 
@@ -248,10 +304,15 @@ def create_model(
     """
     spec = get_spec(name)
     kwargs = {**spec.kwargs, **overrides}
+    builder = _import_builder(spec.builder)
     if spec.sized_builder:
-        kwargs["num_frames"] = spec.num_frames if num_frames is None else int(num_frames)
-        kwargs["crop_size"] = spec.crop_size if crop_size is None else int(crop_size)
-    return _import_builder(spec.builder)(num_classes=int(num_classes), **kwargs)
+        accepted = inspect.signature(builder).parameters
+        sizes = {
+            "num_frames": spec.num_frames if num_frames is None else int(num_frames),
+            "crop_size": spec.crop_size if crop_size is None else int(crop_size),
+        }
+        kwargs |= {k: v for k, v in sizes.items() if k in accepted}  # TSM: frames only
+    return builder(num_classes=int(num_classes), **kwargs)
 
 
 def example_input(

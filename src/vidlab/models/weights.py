@@ -17,6 +17,13 @@ Supported sources (nothing is downloaded; pass a file you have):
   pytorchvideo's X3D has no BatchNorm on the first stage's shortcut, so PySlowFast's
   ``s2.pathway0_res0.branch1_bn.*`` stays unexpected (pytorchvideo's own X3D conversion drops it).
 
+- mmaction2 / official Video Swin checkpoints (``backbone.layers.I.blocks.J.*``) remapped onto
+  torchvision's names (`vidlab.models.swin3d.remap_mmaction2_swin3d`); ImageNet 2D Swin weights
+  (torchvision or timm layout) inflated by `inflate_swin2d_into_swin3d`.
+- mmaction2 C3D checkpoints (``backbone.conv1a.conv.*``), remapped onto `vidlab.models.c3d`.
+- torchvision ImageNet ResNet state dicts for TSN and TSM (TSM's shift wraps each residual
+  branch's ``conv1`` as ``conv1.conv``; the plain names are mapped onto it).
+
 Not supported: PySlowFast's Caffe2 ``.pkl`` files.
 
 `load_pretrained` checks shapes: a classifier of another size is dropped (fine-tuning), any other
@@ -363,11 +370,51 @@ def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     if "meta" in ckpt and "state_dict" in ckpt:
         ckpt = read_mmaction2_checkpoint(path)
     state = extract_state_dict(ckpt)
+    from vidlab.models import c3d, swin3d
+
     if is_mmaction2_resnet3d(state):
         state = remap_mmaction2_resnet3d(state, model)
     elif is_pyslowfast(state):
         state = remap_pyslowfast(state, model)
-    return load_state_dict_checked(model, state, source=str(path))
+    elif swin3d.is_mmaction2_swin3d(state):
+        state = swin3d.with_own_buffers(swin3d.remap_mmaction2_swin3d(state), model)
+    elif c3d.is_mmaction2_c3d(state):
+        state = c3d.remap_mmaction2_c3d(state)
+    elif isinstance(model, swin3d.Swin3D) and swin3d.is_swin2d(state):
+        state = swin3d.inflate_swin2d_state(state, model)  # ImageNet initialisation
+    return load_state_dict_checked(model, fit_shifted_names(state, model), source=str(path))
+
+
+def fit_shifted_names(state: dict[str, torch.Tensor], model: nn.Module) -> dict[str, torch.Tensor]:
+    """Map plain ResNet names onto TSM's shift-wrapped ones (``layerK.I.conv1.*`` ->
+    ``layerK.I.conv1.conv.*``) where only the wrapped name exists in `model`."""
+    names = set(model.state_dict())
+    out = {}
+    for name, value in state.items():
+        wrapped = re.sub(r"^(layer\d\.\d+\.conv1\.)", r"\1conv.", name)
+        out[wrapped if name not in names and wrapped in names else name] = value
+    return out
+
+
+def inflate_swin2d_into_swin3d(
+    model: nn.Module, swin2d_state: dict[str, Any], source: str = "2D Swin"
+) -> LoadReport:
+    """Initialise a `vidlab.models.swin3d.Swin3D` from ImageNet 2D Swin weights.
+
+    Args:
+        model: the Video Swin.
+        swin2d_state: a torchvision ``swin_t/s/b`` or timm ``swin_*_patch4_window7_224`` state
+            dict (or a checkpoint wrapping one).
+        source: a name for messages.
+
+    Returns:
+        `LoadReport`: the classifier loads only if its size matches; the 2D relative position
+        index buffers are recomputed by the model, never loaded.
+    """
+    from vidlab.models.swin3d import inflate_swin2d_state
+
+    state = inflate_swin2d_state(extract_state_dict(swin2d_state), model)
+    return load_state_dict_checked(model, state, source)
 
 
 def inflate_vit_into_timesformer(

@@ -22,7 +22,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from vidlab.checkpoint import CLASSIFIER, DETECTOR, EMBEDDING
-from vidlab.export.families import Family
+from vidlab.export.families import Family, classifier_inputs
+from vidlab.export.inputs import InputSpec
 from vidlab.export.stage import ExportInputs, Gate, export_checkpoint
 
 log = logging.getLogger(__name__)
@@ -33,8 +34,9 @@ REAL_CROPS_DIR = Path("reid") / "market1501_query"
 
 def datamodule_clips(
     data_cfg: DictConfig, split: str, count: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Up to `count` clips (N, C, T, H, W) and labels (N,) of `split` ("val" or "train")."""
+) -> tuple[torch.Tensor | tuple[torch.Tensor, ...], torch.Tensor]:
+    """Up to `count` clips (N, C, T, H, W) and labels (N,) of `split` ("val" or "train"); a
+    datamodule that packs pathways (SlowFast) gives a tuple of one (N, C, T_p, H, W) per pathway."""
     datamodule = hydra.utils.instantiate(data_cfg)
     datamodule.prepare_data()
     datamodule.setup("fit" if split == "train" else "validate")
@@ -45,9 +47,12 @@ def datamodule_clips(
         batch = datamodule.on_after_batch_transfer(batch, 0)
         clips.append(batch["video"])
         labels.append(batch["label"])
-        if sum(len(c) for c in clips) >= count:
+        if len(torch.cat(labels)) >= count:
             break
-    return torch.cat(clips)[:count], torch.cat(labels)[:count]
+    labels = torch.cat(labels)[:count]
+    if isinstance(clips[0], (list, tuple)):  # [slow, fast] per batch
+        return tuple(torch.cat(p)[:count] for p in zip(*clips, strict=True)), labels
+    return torch.cat(clips)[:count], labels
 
 
 def validation_crops(data_cfg: DictConfig, count: int) -> torch.Tensor:
@@ -111,6 +116,16 @@ def detection_frames(
     return torch.stack([dataset[int(i)]["image"] for i in picks])
 
 
+def pathways(
+    clips: torch.Tensor | tuple[torch.Tensor, ...] | None, specs: list[InputSpec]
+) -> torch.Tensor | tuple[torch.Tensor, ...] | None:
+    """Clips as the model's inputs: a multi-input model's (SlowFast's pathways) are built from
+    whole clips when the data config did not pack them (``data.slowfast_alpha`` unset)."""
+    if clips is None or isinstance(clips, tuple) or len(specs) == 1:
+        return clips
+    return tuple(clips[:, :, :: s.temporal_stride].contiguous() for s in specs)
+
+
 def make_inputs_fn(cfg: DictConfig, options: dict[str, Any]):
     """The stage's `InputsFn` for this config."""
 
@@ -122,7 +137,8 @@ def make_inputs_fn(cfg: DictConfig, options: dict[str, Any]):
                 calib = datamodule_clips(cfg.data, "train", int(options["num_calibration_clips"]))[
                     0
                 ]
-            return ExportInputs(clips, labels.numpy(), calib)
+            specs = classifier_inputs(meta)
+            return ExportInputs(pathways(clips, specs), labels.numpy(), pathways(calib, specs))
         if family.name == EMBEDDING:
             images = validation_crops(reid_data_config(cfg, meta), int(options["num_parity_crops"]))
             real = real_crops(meta["input"])
