@@ -119,6 +119,8 @@ TASK_GROUPS = {
     "mot_metrics": set(),
     "check_data": set(),
     "detect": set(),
+    "localization_metrics": set(),
+    "localize": set(),
 }
 
 

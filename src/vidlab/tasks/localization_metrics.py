@@ -59,6 +59,7 @@ def score(
     subset: str | None,
     out_path: str | Path,
     provenance: dict[str, Any] | None = None,
+    task: str = "localization_metrics",
 ) -> tuple[dict[str, float], LocalizationResult]:
     """Evaluate the files, write `out_path` (metrics.json) and print a table.
 
@@ -85,7 +86,7 @@ def score(
     metrics[f"{SPLIT}/average_mAP"] = result.average_mAP
     write_metrics(
         out_path,
-        task="localization_metrics",
+        task=task,
         metrics=metrics,
         details={
             "per_class_AP": result.ap_by_class(),
