@@ -33,9 +33,11 @@ def save_timeline(
         2, 1, figsize=(10, 3.6), sharex=True, gridspec_kw={"height_ratios": [3, 1.4]}
     )
     for k, name in enumerate(class_names):
-        style = {"color": "0.6", "linestyle": "--"} if name == "background" else {}
+        style = {"color": colors(k)}
+        if name == "background":
+            style = {"color": "0.6", "linestyle": "--"}
         if len(centers):
-            curves.plot(centers, probabilities[:, k], label=name, lw=1.2, color=colors(k), **style)
+            curves.plot(centers, probabilities[:, k], label=name, lw=1.2, **style)
     curves.set_ylim(0, 1.02)
     curves.set_ylabel("probability")
     curves.legend(loc="upper right", fontsize=7, ncol=min(len(class_names), 5))
