@@ -41,7 +41,7 @@ def test_segments_span_window_centres_and_reach_the_video_ends():
     labels = np.array([0, 0, 0, 1, 1, 1, 1, 0, 2, 2, 2])
     centers = np.arange(len(labels)) + 0.5
     segments = window_segments(
-        centers, windows_with_action(labels, 3), 11.0, SegmentOptions(smooth=1)
+        centers, windows_with_action(labels, 3), 11.0, SegmentOptions(proposals="class", smooth=1)
     )
     by_label = {s.label: s for s in segments}
     assert set(by_label) == {1, 2}  # background (class 0) is never a segment
@@ -56,9 +56,13 @@ def test_short_runs_are_dropped_and_gaps_merged():
     labels = np.array([0, 1, 0, 1, 1, 0, 0, 0, 1, 0])
     centers = np.arange(len(labels)) + 0.5
     probs = windows_with_action(labels, 2)
-    merged = window_segments(centers, probs, 10.0, SegmentOptions(smooth=1, merge_gap=1))
+    merged = window_segments(
+        centers, probs, 10.0, SegmentOptions(proposals="class", smooth=1, merge_gap=1)
+    )
     assert [(s.start, s.end) for s in merged] == [(1.0, 5.0)]  # the lone window 8 is too short
-    apart = window_segments(centers, probs, 10.0, SegmentOptions(smooth=1, merge_gap=0))
+    apart = window_segments(
+        centers, probs, 10.0, SegmentOptions(proposals="class", smooth=1, merge_gap=0)
+    )
     assert [(s.start, s.end) for s in apart] == [(3.0, 5.0)]
 
 
@@ -73,3 +77,17 @@ def test_hard_and_soft_nms():
     assert [s.score for s in nms(segs, "none", 0.5, 0.5, 0.0)] == [0.9, 0.8, 0.7]
     with pytest.raises(ValueError, match="nms="):
         SegmentOptions(nms="fancy")
+
+
+def test_actionness_proposals_give_one_segment_per_class_scored_by_its_mean():
+    # An action on windows 2..5 that the classifier splits between classes 1 and 2 (0.5 / 0.4),
+    # where per-class thresholds at 0.5 would find nothing of class 2 and a ragged class 1.
+    probs = np.full((8, 3), 0.0)
+    probs[:, 0] = 1.0
+    probs[2:6] = [[0.1, 0.5, 0.4], [0.1, 0.45, 0.45], [0.1, 0.5, 0.4], [0.1, 0.55, 0.35]]
+    centers = np.arange(8) + 0.5
+    segments = window_segments(centers, probs, 8.0, SegmentOptions(smooth=1))
+    assert [(s.label, s.start, s.end) for s in segments] == [(1, 2.0, 6.0), (2, 2.0, 6.0)]
+    assert segments[0].score == pytest.approx(0.5) and segments[1].score == pytest.approx(0.4)
+    with pytest.raises(ValueError, match="proposals="):
+        SegmentOptions(proposals="watershed")

@@ -4,22 +4,28 @@ The choice (documented in the README): **thresholding with gap merging**, then N
 
 1. Smooth each class's probability over time with a centred moving average of ``smooth`` windows
    (edges averaged over the windows that exist).
-2. For every action class (not background) and every threshold of ``thresholds``, the runs of
-   consecutive windows whose smoothed probability is >= the threshold are candidate segments;
-   runs separated by at most ``merge_gap`` windows are merged, and runs shorter than
-   ``min_windows`` dropped. Several thresholds give nested candidates of different extent.
+2. Candidate runs of windows, by ``proposals``:
+
+   - ``actionness`` (default): runs where the actionness ``1 - p(background)`` is >= a threshold
+     of ``thresholds``; each run becomes one segment *per action class*, scored by the class's
+     mean probability over the run. Where an action starts and ends is then decided by the
+     background-vs-action evidence of every class together, and which action it is by the
+     ranking of class scores, so a classifier that is sure *that* something happens but torn
+     between two classes still yields the right boundaries, and the right class ranks first.
+   - ``class``: runs where a class's own probability is >= a threshold, scored by its mean.
+
+   Runs separated by at most ``merge_gap`` windows are merged, runs shorter than ``min_windows``
+   dropped; several thresholds give nested candidates of different extent.
 3. A run of windows ``a..b`` becomes the segment from the centre of window ``a`` minus half the
    window step to the centre of window ``b`` plus half the step (a window is labelled with the
    class covering most of its frames, so it is positive while its centre lies inside the
    action); a run touching the first or last window extends to the video's start or end.
-   Its score is the mean smoothed probability over the run.
 4. Per class, NMS (``nms="hard"``: drop segments whose tIoU with a better one is >= ``nms_iou``)
-   or Gaussian soft-NMS (``nms="soft"``: scores decay by ``exp(-tIoU^2 / sigma)``), and the
-   ``max_segments`` best are kept.
+   or Gaussian soft-NMS (``nms="soft"``: scores decay by ``exp(-tIoU^2 / sigma)``); segments
+   scoring under ``min_score`` are dropped and the ``max_segments`` best kept.
 
-A watershed over actionness was the alternative; with a background class the classifier's
-per-class probabilities already separate adjacent actions of different classes, which a single
-actionness curve does not.
+A watershed over actionness was the alternative; thresholds with gap merging are simpler, have
+fewer settings, and with the smoothing they already ignore one-window dips inside an action.
 """
 
 from __future__ import annotations
@@ -32,12 +38,14 @@ import numpy as np
 from vidlab.evaluation.localization.metrics import segment_iou_matrix
 
 NMS_MODES = ("hard", "soft", "none")
+PROPOSAL_MODES = ("actionness", "class")
 
 
 @dataclass(frozen=True)
 class SegmentOptions:
     """Post-processing settings (see the module docstring)."""
 
+    proposals: str = "actionness"
     smooth: int = 3
     thresholds: tuple[float, ...] = (0.5,)
     merge_gap: int = 1
@@ -45,12 +53,14 @@ class SegmentOptions:
     nms: str = "hard"
     nms_iou: float = 0.5
     soft_sigma: float = 0.5
-    min_score: float = 0.001
+    min_score: float = 0.01
     max_segments: int = 100
 
     def __post_init__(self) -> None:
         if self.nms not in NMS_MODES:
             raise ValueError(f"nms={self.nms!r}, expected one of {NMS_MODES}")
+        if self.proposals not in PROPOSAL_MODES:
+            raise ValueError(f"proposals={self.proposals!r}, expected one of {PROPOSAL_MODES}")
         if self.smooth < 1 or self.min_windows < 1 or self.merge_gap < 0:
             raise ValueError("smooth and min_windows must be >= 1 and merge_gap >= 0")
 
@@ -113,6 +123,16 @@ def nms(
     return kept
 
 
+def _candidate_runs(score: np.ndarray, options: SegmentOptions) -> list[tuple[int, int]]:
+    """Distinct runs of windows with `score` >= each threshold (merged, long enough)."""
+    found: dict[tuple[int, int], None] = {}
+    for threshold in options.thresholds:
+        for first, last in runs(score >= threshold, options.merge_gap):
+            if last - first + 1 >= options.min_windows:
+                found[(first, last)] = None
+    return list(found)
+
+
 def window_segments(
     centers: np.ndarray,
     probabilities: np.ndarray,
@@ -120,33 +140,41 @@ def window_segments(
     options: SegmentOptions,
     background: int | None = 0,
 ) -> list[Segment]:
-    """Scored segments of one video from its windows' centres (W,) s and probabilities (W, K)."""
+    """Scored segments of one video from its windows' centres (W,) s and probabilities (W, K).
+
+    `background` is the background class's index (None: every class is an action, and
+    proposals are per class whatever `options.proposals` says).
+    """
     if len(centers) == 0:
         return []
     smoothed = smooth_scores(probabilities, options.smooth)
     step = float(np.median(np.diff(centers))) if len(centers) > 1 else duration
-    found: list[Segment] = []
-    for label in range(probabilities.shape[1]):
-        if label == background:
-            continue
-        candidates: dict[tuple[int, int], Segment] = {}
-        for threshold in options.thresholds:
-            for first, last in runs(smoothed[:, label] >= threshold, options.merge_gap):
-                if last - first + 1 < options.min_windows or (first, last) in candidates:
-                    continue
-                start = 0.0 if first == 0 else centers[first] - step / 2
-                end = duration if last == len(centers) - 1 else centers[last] + step / 2
-                score = float(smoothed[first : last + 1, label].mean())
-                candidates[(first, last)] = Segment(label, score, float(start), float(end))
-        found.extend(
-            nms(
-                list(candidates.values()),
-                options.nms,
-                options.nms_iou,
-                options.soft_sigma,
-                options.min_score,
-            )  # fmt: skip
+    actions = [k for k in range(probabilities.shape[1]) if k != background]
+
+    def bounds(first: int, last: int) -> tuple[float, float]:
+        start = 0.0 if first == 0 else centers[first] - step / 2
+        end = duration if last == len(centers) - 1 else centers[last] + step / 2
+        return float(start), float(end)
+
+    per_class: dict[int, list[Segment]] = {k: [] for k in actions}
+    if options.proposals == "actionness" and background is not None:
+        for first, last in _candidate_runs(1.0 - smoothed[:, background], options):
+            means = smoothed[first : last + 1].mean(axis=0)
+            for k in actions:
+                per_class[k].append(Segment(k, float(means[k]), *bounds(first, last)))
+    else:
+        for k in actions:
+            for first, last in _candidate_runs(smoothed[:, k], options):
+                score = float(smoothed[first : last + 1, k].mean())
+                per_class[k].append(Segment(k, score, *bounds(first, last)))
+    found = [
+        seg
+        for k in actions
+        for seg in nms(
+            per_class[k], options.nms, options.nms_iou, options.soft_sigma, options.min_score
         )
+        if seg.score >= options.min_score
+    ]
     found.sort(key=lambda s: -s.score)
     return found[: options.max_segments]
 
