@@ -82,6 +82,17 @@ def test_localize_writes_results_timelines_and_metrics(make_cfg, tmp_path):
     assert returned["test/frames"] > 0 and returned["test/average_mAP"] == payload["average_mAP"]
     assert payload["details"]["per_class_AP"]
 
+    # Without source: the test videos of the dataset, scored against its ground truth.
+    data_overrides = [o for o in TINY_UNTRIMMED if o.startswith("data.")]
+    cfg = make_cfg(
+        "evaluate",
+        ["task=localize", "data=synthetic_untrimmed", *data_overrides, f"classifier={bundle}",
+         "localize.timelines=false"],
+        name="from_data",
+    )  # fmt: skip
+    from_data = localize.run(cfg)
+    assert from_data["test/videos"] == 2 and "test/mAP_0.50" in from_data
+
     # A single video without ground truth: results and timeline, metrics without mAP.
     one = sorted(videos.glob("*.mp4"))[0]
     cfg = make_cfg(

@@ -21,7 +21,12 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig
 
 from vidlab.errors import UserError
-from vidlab.evaluation.localization import TIOU_PRESETS, LocalizationResult, evaluate_localization
+from vidlab.evaluation.localization import (
+    TIOU_PRESETS,
+    LocalizationResult,
+    SegmentTable,
+    evaluate_localization,
+)
 from vidlab.evaluation.localization.io import read_ground_truth, read_results
 from vidlab.utils.reporting import print_table
 from vidlab.utils.runinfo import git_commit, package_versions, write_metrics
@@ -59,7 +64,6 @@ def score(
     subset: str | None,
     out_path: str | Path,
     provenance: dict[str, Any] | None = None,
-    task: str = "localization_metrics",
 ) -> tuple[dict[str, float], LocalizationResult]:
     """Evaluate the files, write `out_path` (metrics.json) and print a table.
 
@@ -74,11 +78,23 @@ def score(
             + "; expected at least one annotation to score against"
         )
     pred = read_results(pred_path)
+    where = {"gt": str(gt_path), "pred": str(pred_path), "subset": subset}
+    return score_tables(gt, pred, thresholds, out_path, where | (provenance or {}))
+
+
+def score_tables(
+    gt: SegmentTable,
+    pred: SegmentTable,
+    thresholds: Sequence[float],
+    out_path: str | Path,
+    provenance: dict[str, Any] | None = None,
+    task: str = "localization_metrics",
+) -> tuple[dict[str, float], LocalizationResult]:
+    """`score` on tables already read (``task=localize`` scores its own results this way)."""
     result = evaluate_localization(gt, pred, thresholds)
     if result.ignored_predictions:
         log.warning(
-            "%s: %d predictions have labels that are not ground-truth classes; not scored",
-            pred_path,
+            "%d predictions have labels that are not ground-truth classes; not scored",
             result.ignored_predictions,
         )
     by_threshold = result.mAP_by_threshold()
@@ -96,12 +112,9 @@ def score(
             "tiou_thresholds": list(result.thresholds),
         },
         provenance={
-            "gt": str(gt_path),
-            "pred": str(pred_path),
-            "subset": subset,
+            **(provenance or {}),
             "versions": package_versions(),
             "git_commit": git_commit(),
-            **(provenance or {}),
         },
         extra={"mAP": by_threshold, "average_mAP": result.average_mAP},
     )

@@ -1,4 +1,5 @@
-"""`python evaluate.py task=localize source=<video or folder> classifier=<bundle> [gt=<json>]`.
+"""`python evaluate.py task=localize source=<video or folder> classifier=<bundle> [gt=<json>]`, or
+`python evaluate.py task=localize data=<synthetic_untrimmed|thumos14|activitynet> classifier=<bundle>`.
 
 Temporal action localization with a window classifier bundle (``python export.py`` of a
 classifier trained with a background class, e.g. ``experiment=synthetic_localization``): every
@@ -21,22 +22,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from vidlab.errors import UserError
-from vidlab.evaluation.localization.io import (
-    read_ground_truth,
-    write_activitynet_ground_truth,
-    write_results,
-)
+from vidlab.evaluation.localization import SegmentTable
+from vidlab.evaluation.localization.io import read_ground_truth, read_results, write_results
 from vidlab.export.bundle import CARD_NAME
 from vidlab.export.runtime import load_bundle
 from vidlab.localization.plots import save_timeline
 from vidlab.localization.segments import SegmentOptions, to_results, window_segments
 from vidlab.localization.windows import WindowSampling, stream_window_scores
-from vidlab.tasks.localization_metrics import resolve_thresholds, score
+from vidlab.tasks.localization_metrics import resolve_thresholds, score_tables
 from vidlab.utils.runinfo import write_metrics
 
 log = logging.getLogger(__name__)
@@ -71,10 +70,34 @@ def sampling_from_card(card: dict[str, Any], window_stride: int | None) -> Windo
     )
 
 
+def videos_and_ground_truth(cfg: DictConfig) -> tuple[list[Path], SegmentTable | None, str]:
+    """The videos to localize and the ground truth to score them against (or None).
+
+    `source` (a file or folder) with optional `gt`; or, without `source`, a dataset that lists
+    its videos and ground truth (``data=synthetic_untrimmed``: the `localize.split` videos;
+    ``data=thumos14`` / ``data=activitynet``: the subset's videos found under ``data.root``).
+    """
+    if cfg.get("source"):
+        gt = read_ground_truth(cfg.gt, cfg.get("subset")) if cfg.get("gt") else None
+        return find_videos(cfg.source), gt, str(cfg.source)
+    data = hydra.utils.instantiate(cfg.data)
+    if not hasattr(data, "localization_videos"):
+        raise UserError(
+            "source=<video or folder> is required (or a localization dataset: data="
+            "synthetic_untrimmed, thumos14 or activitynet)"
+        )
+    split = cfg.localize.get("split", "test")
+    videos = data.localization_videos(split)
+    if not videos:
+        raise UserError(f"data={data.name}: no video file of the {split} videos was found")
+    return videos, data.ground_truth(split), f"data={data.name} ({split})"
+
+
 def run(cfg: DictConfig) -> dict[str, Any]:
-    """Config keys: `source`, `classifier`, `gt`, `subset`, `tiou_thresholds`, `localize.*`
-    (window_stride, batch_size, threads, timelines and the `SegmentOptions`),
-    `paths.output_dir`. Returns the metrics (mAP with `gt`, else counts and speed)."""
+    """Config keys: `source` / `gt` / `subset` (or a localization `data`), `classifier`,
+    `tiou_thresholds`, `localize.*` (window_stride, batch_size, threads, timelines, split and
+    the `SegmentOptions` under segments), `paths.output_dir`. Returns the metrics (mAP when there
+    is ground truth, and counts and speed)."""
     if not cfg.get("classifier"):
         raise UserError("classifier=<bundle folder> is required (python export.py writes one)")
     opts = cfg.localize
@@ -87,12 +110,9 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     if background is None:
         log.warning("%s: no 'background' class; every class is scored as an action", card_path)
     sampling = sampling_from_card(bundle.card, opts.get("window_stride"))
-    options = SegmentOptions(
-        **{k: v for k, v in OmegaConf.to_container(opts.segments, resolve=True).items()}
-        | {"thresholds": tuple(opts.segments.thresholds)}
-    )
-    videos = find_videos(cfg.source)
-    gt = read_ground_truth(cfg.gt, cfg.get("subset")) if cfg.get("gt") else None
+    segment_cfg = OmegaConf.to_container(opts.segments, resolve=True)
+    options = SegmentOptions(**segment_cfg | {"thresholds": tuple(segment_cfg["thresholds"])})
+    videos, gt, source = videos_and_ground_truth(cfg)
     out = Path(cfg.paths.output_dir)
     results: dict[str, list[dict]] = {}
     frames, started = 0, time.perf_counter()
@@ -104,10 +124,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         )
         results[path.stem] = to_results(segments, class_names)
         if opts.timelines:
-            truth = []
-            if gt is not None:
-                rows = np.flatnonzero(gt.videos == path.stem)
-                truth = [(*gt.segments[i], gt.labels[i]) for i in rows]
+            rows = [] if gt is None else np.flatnonzero(gt.videos == path.stem)
+            truth = [(*gt.segments[i], gt.labels[i]) for i in rows]
             save_timeline(
                 out / "timelines" / f"{path.stem}.png", scores.centers, scores.probabilities,
                 segments, class_names, scores.duration, truth, title=path.name,
@@ -122,33 +140,21 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "test/frames_per_s": frames / max(elapsed, 1e-9),
         "test/segments": sum(len(v) for v in results.values()),
     }
-    provenance = {"classifier": str(cfg.classifier), "source": str(cfg.source),
-                  "segments": OmegaConf.to_container(opts, resolve=True)}  # fmt: skip
+    provenance = {"classifier": str(cfg.classifier), "source": source,
+                  "localize": OmegaConf.to_container(opts, resolve=True), "speed": speed}  # fmt: skip
     if gt is None:
         write_metrics(out / "metrics.json", task="localize", metrics=speed, provenance=provenance)
         return speed
-    # Score against the ground truth of the localized videos only.
+    # Scored against the ground truth of the localized videos only.
     keep = np.isin(gt.videos, list(results))
     if not keep.any():
-        raise UserError(f"{cfg.gt}: none of the {len(videos)} videos of {cfg.source} is in it")
-    subset_gt = out / "ground_truth.json"
-    write_activitynet_ground_truth(
-        subset_gt,
-        {
-            v: {"subset": "localized", "annotations": [
-                {"segment": list(gt.segments[i]), "label": gt.labels[i]}
-                for i in np.flatnonzero(keep & (gt.videos == v))
-            ]}
-            for v in dict.fromkeys(gt.videos[keep].tolist())
-        },
-    )  # fmt: skip
-    metrics, _ = score(
-        subset_gt if not gt.ambiguous else cfg.gt,
-        results_path,
+        raise UserError(f"{source}: none of its {len(videos)} videos has ground truth in {cfg.gt}")
+    metrics, _ = score_tables(
+        gt.select(keep),
+        read_results(results_path),
         resolve_thresholds(cfg.tiou_thresholds),
-        None if not gt.ambiguous else cfg.get("subset"),
         out / "metrics.json",
-        provenance=provenance | {"speed": speed},
+        provenance=provenance,
         task="localize",
     )
     return metrics | speed

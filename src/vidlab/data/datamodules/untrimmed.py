@@ -26,6 +26,8 @@ from vidlab.data.synthetic.untrimmed import (
     SyntheticUntrimmedSpec,
     load_or_generate,
 )
+from vidlab.evaluation.localization import SegmentTable
+from vidlab.evaluation.localization.io import read_activitynet_ground_truth
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +197,18 @@ class SyntheticUntrimmedDataModule(pl.LightningDataModule):
     def split_videos(self, split: str) -> list[Path]:
         """The MP4 files of a split, in index order."""
         return sorted(self.videos_dir().glob(f"{split}_*.mp4"))
+
+    def localization_videos(self, split: str = "test") -> list[Path]:
+        """The MP4 files of `split` (what ``task=localize data=synthetic_untrimmed`` reads)."""
+        return self.split_videos(split)
+
+    def ground_truth(self, split: str = "test") -> SegmentTable:
+        """The ground-truth segments of `split` (ActivityNet subset ``SUBSETS[split]``)."""
+        return read_activitynet_ground_truth(self.annotations_path, SUBSETS[split])
+
+    @property
+    def name(self) -> str:
+        return "synthetic_untrimmed"
 
     def _windows(self, split: str) -> tuple[np.ndarray, np.ndarray]:
         database = json.loads(self.annotations_path.read_text())["database"]

@@ -92,6 +92,16 @@ class SegmentTable:
     def __len__(self) -> int:
         return len(self.videos)
 
+    def select(self, rows: np.ndarray) -> SegmentTable:
+        """The rows at `rows` (indices or a boolean mask), same ambiguous segments."""
+        return SegmentTable(
+            videos=self.videos[rows],
+            segments=self.segments[rows],
+            labels=self.labels[rows],
+            scores=None if self.scores is None else self.scores[rows],
+            ambiguous=self.ambiguous,
+        )
+
     def classes(self) -> list[str]:
         """Distinct labels in order of first appearance (the official class index order)."""
         return list(dict.fromkeys(self.labels.tolist()))
@@ -293,18 +303,7 @@ def evaluate_localization(
     for c, name in enumerate(classes):
         gi = gt_by_class[name]
         pi = pred_by_class.get(name, np.zeros(0, dtype=np.int64))
-        ap[:, c] = average_precision_detection(_rows(gt, gi), _rows(pred, pi), thresholds)
+        ap[:, c] = average_precision_detection(gt.select(gi), pred.select(pi), thresholds)
         num_gt[c], num_pred[c] = len(gi), len(pi)
     ignored = int(len(pred) - num_pred.sum())
     return LocalizationResult(thresholds, classes, ap, num_gt, num_pred, ignored)
-
-
-def _rows(table: SegmentTable, positions: np.ndarray) -> SegmentTable:
-    """The rows at `positions` (ascending: file order kept), same ambiguous segments."""
-    return SegmentTable(
-        videos=table.videos[positions],
-        segments=table.segments[positions],
-        labels=table.labels[positions],
-        scores=None if table.scores is None else table.scores[positions],
-        ambiguous=table.ambiguous,
-    )
