@@ -74,3 +74,16 @@ def test_bad_results_file_is_one_error_line(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert f"error: {pred}: results['a'][0]: expected" in proc.stderr
+
+
+def test_threshold_presets_and_errors():
+    from vidlab.errors import UserError
+    from vidlab.tasks.localization_metrics import resolve_thresholds
+
+    assert resolve_thresholds("thumos14") == pytest.approx([0.3, 0.4, 0.5, 0.6, 0.7])
+    assert len(resolve_thresholds("activitynet")) == 10
+    assert resolve_thresholds([0.5, 0.75]) == [0.5, 0.75]
+    with pytest.raises(UserError, match="preset"):
+        resolve_thresholds("coco")
+    with pytest.raises(UserError, match="outside"):
+        resolve_thresholds([0.5, 1.5])
