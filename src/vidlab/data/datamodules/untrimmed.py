@@ -97,7 +97,7 @@ class SyntheticUntrimmedDataModule(pl.LightningDataModule):
     """Windows of synthetic untrimmed videos for training a localization classifier.
 
     Args:
-        factors / noise_std / num_distractors: the actions' classes and look
+        factors / noise_std / num_distractors / nuisance_motion: the actions' classes and look
             (`SyntheticActionSpec`).
         num_frames: frames per window (the classifier's clip length).
         crop_size: frame size in pixels (even).
@@ -129,6 +129,7 @@ class SyntheticUntrimmedDataModule(pl.LightningDataModule):
         eval_window_stride: int = 4,
         num_distractors: int = 2,
         noise_std: float = 4.0,
+        nuisance_motion: bool = True,
         seed: int = 0,
         cache_dir: str | Path = "data/synthetic_untrimmed",
         num_classes: int | None = None,
@@ -144,6 +145,7 @@ class SyntheticUntrimmedDataModule(pl.LightningDataModule):
             size=crop_size,
             num_distractors=num_distractors,
             noise_std=noise_std,
+            nuisance_motion=nuisance_motion,
             motion=MotionRanges(),
         )
         self.spec = SyntheticUntrimmedSpec(
