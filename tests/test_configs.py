@@ -33,6 +33,10 @@ TRACKING_DATA = {
     **{("data", o): "task=reid" for o in ("synthetic_reid", "market1501", "mot17_reid")},
 }
 
+# Localization annotation readers (not training datamodules) compose with the localize task.
+LOCALIZATION_DATA = {("data", o): "task=localize" for o in ("thumos14", "activitynet")}
+TRACKING_DATA |= LOCALIZATION_DATA
+
 # Person detection data composes with a detection model (its inputs are images, not clips).
 DETECTION_DATA = {
     ("data", o): "model=det_fcos_resnet10" for o in ("synthetic_det", "mot_det", "coco")
@@ -129,6 +133,8 @@ TASK_GROUPS = {
     "events": set(),
     "summarize": set(),
     "flow": set(),
+    "localization_metrics": set(),
+    "localize": set(),
 }
 
 
