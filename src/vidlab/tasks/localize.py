@@ -115,10 +115,15 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     videos, gt, source = videos_and_ground_truth(cfg)
     out = Path(cfg.paths.output_dir)
     results: dict[str, list[dict]] = {}
-    frames, started = 0, time.perf_counter()
+    frames, windows, windows_scored, started = 0, 0, 0, time.perf_counter()
     for path in tqdm(videos, desc="localize", disable=len(videos) < 3):
-        scores = stream_window_scores(path, bundle.predict, sampling, int(opts.batch_size))
+        scores = stream_window_scores(
+            path, bundle.predict, sampling, int(opts.batch_size),
+            motion_threshold=opts.get("motion_threshold"), probe_every=int(opts.get("probe_every", 8)),
+        )  # fmt: skip
         frames += scores.frames
+        windows += len(scores.starts)
+        windows_scored += scores.scored
         segments = window_segments(
             scores.centers, scores.probabilities, scores.duration, options, background
         )
@@ -139,6 +144,8 @@ def run(cfg: DictConfig) -> dict[str, Any]:
         "test/frames": frames,
         "test/frames_per_s": frames / max(elapsed, 1e-9),
         "test/segments": sum(len(v) for v in results.values()),
+        "test/windows": windows,
+        "test/windows_scored": windows_scored,
     }
     provenance = {"classifier": str(cfg.classifier), "source": source,
                   "localize": OmegaConf.to_container(opts, resolve=True), "speed": speed}  # fmt: skip
