@@ -29,8 +29,9 @@ from scipy.optimize import linear_sum_assignment
 
 from vidlab.errors import UserError
 
-#: Event types (the names of `vidlab.pipeline.types.EVENT_TYPES`; a test keeps them equal).
-KNOWN_TYPES = (
+#: The event types the analytics emit and the scorer knows (issue 16's names); the stream runtime's
+#: `vidlab.pipeline.types` re-exports them.
+EVENT_TYPES = (
     "line_crossing",
     "zone_enter",
     "zone_exit",
@@ -85,9 +86,9 @@ def check_event(record: Any, where: str) -> dict[str, Any]:
         raise UserError(
             f"{where}: unknown event keys {unknown}; expected some of {sorted(_FIELDS)}"
         )
-    if record["type"] not in KNOWN_TYPES:
+    if record["type"] not in EVENT_TYPES:
         raise UserError(
-            f"{where}: unknown event type {record['type']!r}; expected one of {list(KNOWN_TYPES)}"
+            f"{where}: unknown event type {record['type']!r}; expected one of {list(EVENT_TYPES)}"
         )
     if not isinstance(record["t_start"], int | float):
         raise UserError(

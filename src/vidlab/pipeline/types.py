@@ -13,6 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from vidlab.evaluation.events import EVENT_TYPES
 from vidlab.tracking.types import Detections, Tracks
 
 __all__ = [
@@ -25,18 +26,6 @@ __all__ = [
     "Sink",
     "Tracks",
 ]
-
-#: The event types the analytics emit and the scorer knows (issue 16's names).
-EVENT_TYPES = (
-    "line_crossing",
-    "zone_enter",
-    "zone_exit",
-    "loitering",
-    "wrong_way",
-    "overspeed",
-    "crowding",
-    "action",
-)
 
 
 @dataclass(slots=True)

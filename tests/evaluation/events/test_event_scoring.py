@@ -7,17 +7,12 @@ import json
 import pytest
 
 from vidlab.errors import UserError
-from vidlab.evaluation.events import KNOWN_TYPES, read_events, score_events
-from vidlab.pipeline.types import EVENT_TYPES
+from vidlab.evaluation.events import read_events, score_events
 from vidlab.tasks.events import run
 
 
 def _ev(kind: str, t: float, item: str = "", label: str = "", **kw) -> dict:
     return {"type": kind, "t_start": t, "item": item, "label": label, **kw}
-
-
-def test_the_scorer_knows_the_pipeline_event_types():
-    assert KNOWN_TYPES == EVENT_TYPES
 
 
 def test_matching_is_one_to_one_within_tolerance_and_same_item_and_direction():
