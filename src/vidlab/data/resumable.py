@@ -215,3 +215,26 @@ class ResumableDataLoader(DataLoader):
             return False
         skip_next(min(items, len(target)) if hasattr(target, "__len__") else items)
         return True
+
+
+def split_loader(
+    dataset: Any, *, batch_size: int, num_workers: int, shuffle_seed: int, shuffle: bool
+) -> DataLoader:
+    """The loader of one split of an in-memory dataset: the training split shuffled per epoch from
+    (shuffle_seed, epoch) and resumable mid-epoch, evaluation splits in order."""
+    common: dict[str, Any] = {
+        "batch_size": batch_size,
+        "num_workers": num_workers,
+        "persistent_workers": num_workers > 0,
+    }
+    if shuffle:
+        return ResumableDataLoader(
+            dataset,
+            sampler=EpochSampler(len(dataset), shuffle_seed),
+            drop_last=True,
+            seed=shuffle_seed,
+            **common,
+        )
+    # A generator of its own: iterating does not draw from torch's global one (dropout's).
+    generator = torch.Generator().manual_seed(shuffle_seed)
+    return DataLoader(dataset, shuffle=False, generator=generator, **common)

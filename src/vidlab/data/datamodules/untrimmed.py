@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from vidlab.data.resumable import EpochSampler, ResumableDataLoader
+from vidlab.data.resumable import split_loader
 from vidlab.data.synthetic.actions import MotionRanges, SyntheticActionSpec
 from vidlab.data.synthetic.untrimmed import (
     ANNOTATIONS_FILE,
@@ -262,22 +262,13 @@ class SyntheticUntrimmedDataModule(pl.LightningDataModule):
         return report
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        dataset = self.datasets[split]
-        common: dict[str, Any] = {
-            "batch_size": self.batch_size,
-            "num_workers": self.num_workers,
-            "persistent_workers": self.num_workers > 0,
-        }
-        if shuffle:
-            return ResumableDataLoader(
-                dataset,
-                sampler=EpochSampler(len(dataset), self.shuffle_seed),
-                drop_last=True,
-                seed=self.shuffle_seed,
-                **common,
-            )
-        generator = torch.Generator().manual_seed(self.shuffle_seed)
-        return DataLoader(dataset, shuffle=False, generator=generator, **common)
+        return split_loader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            shuffle_seed=self.shuffle_seed,
+            shuffle=shuffle,
+        )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
