@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from vidlab.checkpoint import CLASSIFIER, DETECTOR, EMBEDDING
+from vidlab.errors import UserError
 from vidlab.export import detector as det
 from vidlab.export.inputs import InputSpec, PathwayInputs, clip_input_specs
 from vidlab.export.program import make_exportable
@@ -156,8 +157,23 @@ def pathway_alpha(meta: dict[str, Any]) -> int | None:
     return int(alpha) if alpha else None
 
 
+#: Networks whose input carries more than RGB (the two-stream model's precomputed flow channels):
+#: the card's RGB preprocessing cannot describe it, so the export stage refuses them by name.
+NOT_EXPORTABLE_NETS = {"vidlab.models.two_stream.TwoStream": "RGB + precomputed optical flow"}
+
+
 def classifier_inputs(meta: dict[str, Any]) -> list[InputSpec]:
-    """The graph inputs of a classifier checkpoint: ``video``, or SlowFast's ``slow``, ``fast``."""
+    """The graph inputs of a classifier checkpoint: ``video``, or SlowFast's ``slow``, ``fast``.
+
+    Raises:
+        UserError: the network takes an input the bundle format cannot describe yet.
+    """
+    net = (((meta.get("config") or {}).get("model") or {}).get("net") or {}).get("_target_")
+    if net in NOT_EXPORTABLE_NETS:
+        raise UserError(
+            f"{net} takes {NOT_EXPORTABLE_NETS[net]} in one tensor; its export (a card describing "
+            "the flow input, flow computed at inference) is not supported yet"
+        )
     return clip_input_specs(int(meta["input"]["num_frames"]), pathway_alpha(meta))
 
 
