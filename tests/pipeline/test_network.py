@@ -84,3 +84,40 @@ def test_reconnects_after_the_server_is_killed_and_restarted(tmp_path: Path):
     assert gap["wall_gap_s"] >= 0.9 and stats["gap_seconds"] >= 0.9
     jump = np.diff(times).max()
     assert jump >= 0.9  # the gap shows in the stream's times too
+
+
+def _serve_to(video: Path, url: str, *extra: str) -> subprocess.Popen:
+    cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1"]
+    cmd += ["-i", str(video), "-c", "copy", "-f", "mpegts", *extra, url]
+    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("protocol", ["http", "udp"])
+def test_reads_mpegts_over_http_and_udp(tmp_path: Path, protocol: str):
+    """An HTTP server (ffmpeg listening) and a UDP sender (ffmpeg pushing to our port)."""
+    video = write_video(tmp_path / "clip.mp4", [i * 40 for i in range(50)])
+    port = _free_port()
+    url = f"{protocol}://127.0.0.1:{port}"
+    # HTTP: ffmpeg is the server; UDP: ffmpeg sends datagrams to the port the source listens on.
+    server = _serve_to(video, url, "-listen", "1") if protocol == "http" else None
+    source = NetworkSource(
+        url,
+        timeout=5.0,
+        backoff=0.2,
+        max_backoff=1.0,
+        max_retries=20,
+        options={"analyzeduration": "500000", "probesize": "65536"},
+    )
+    source = ProcessSource(source)
+    pipe = Pipeline([source], NoBoxes(), None, options=StreamOptions(max_frames=30))
+    times = []
+    try:
+        if protocol == "udp":
+            server = _serve_to(video, url + "?pkt_size=1316")
+        for result in pipe:
+            times.append(result.frame.pts)
+    finally:
+        _stop(server)
+    assert len(times) == 30
+    assert np.all(np.diff(times) > 0)
