@@ -128,8 +128,11 @@ class FrameDetector:
             ):
                 dets = np.array(dets, np.float32).reshape(-1, 5)
                 h, w = frame.shape[:2]
-                dets[:, [0, 2]] = np.clip((dets[:, [0, 2]] - dx) / scale, 0, w)
-                dets[:, [1, 3]] = np.clip((dets[:, [1, 3]] - dy) / scale, 0, h)
+                sx = sy = scale
+                if self.centred:  # ultralytics maps back with each side's own rounded size
+                    sx, sy = max(1, round(w * scale)) / w, max(1, round(h * scale)) / h
+                dets[:, [0, 2]] = np.clip((dets[:, [0, 2]] - dx) / sx, 0, w)
+                dets[:, [1, 3]] = np.clip((dets[:, [1, 3]] - dy) / sy, 0, h)
                 sides = np.minimum(dets[:, 2] - dets[:, 0], dets[:, 3] - dets[:, 1])
                 results.append(dets[sides >= self.min_side])
         return results
