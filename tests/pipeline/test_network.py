@@ -36,10 +36,14 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(video: Path, port: int) -> subprocess.Popen:
+def _serve_to(video: Path, url: str, *extra: str) -> subprocess.Popen:
     cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1"]
-    cmd += ["-i", str(video), "-c", "copy", "-f", "mpegts", f"tcp://127.0.0.1:{port}?listen=1"]
+    cmd += ["-i", str(video), "-c", "copy", "-f", "mpegts", *extra, url]
     return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+
+
+def _serve(video: Path, port: int) -> subprocess.Popen:
+    return _serve_to(video, f"tcp://127.0.0.1:{port}?listen=1")
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -84,12 +88,6 @@ def test_reconnects_after_the_server_is_killed_and_restarted(tmp_path: Path):
     assert gap["wall_gap_s"] >= 0.9 and stats["gap_seconds"] >= 0.9
     jump = np.diff(times).max()
     assert jump >= 0.9  # the gap shows in the stream's times too
-
-
-def _serve_to(video: Path, url: str, *extra: str) -> subprocess.Popen:
-    cmd = [FFMPEG, "-hide_banner", "-loglevel", "error", "-re", "-stream_loop", "-1"]
-    cmd += ["-i", str(video), "-c", "copy", "-f", "mpegts", *extra, url]
-    return subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
 
 
 @pytest.mark.integration
