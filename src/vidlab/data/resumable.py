@@ -238,3 +238,33 @@ def split_loader(
     # A generator of its own: iterating does not draw from torch's global one (dropout's).
     generator = torch.Generator().manual_seed(shuffle_seed)
     return DataLoader(dataset, shuffle=False, generator=generator, **common)
+
+
+class SplitLoaders:
+    """Mixin for a LightningDataModule whose ``datasets`` hold its in-memory splits: the
+    train / val / test loaders of `split_loader` from ``batch_size``, ``num_workers`` and
+    ``shuffle_seed``."""
+
+    datasets: dict[str, Any]
+    batch_size: int
+    num_workers: int
+    shuffle_seed: int
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        return split_loader(
+            self.datasets[split],
+            batch_size=self.batch_size,
+            num_workers=self.num_workers,
+            shuffle_seed=self.shuffle_seed,
+            shuffle=shuffle,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        """Shuffled per epoch from (shuffle_seed, epoch); resumable mid-epoch."""
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)

@@ -9,9 +9,9 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from vidlab.data.resumable import split_loader
+from vidlab.data.resumable import SplitLoaders
 from vidlab.data.synthetic.actions import MotionRanges, SyntheticActionSpec, load_or_generate
 from vidlab.data.transforms.functional import pack_pathways
 
@@ -61,7 +61,7 @@ class ClipArrayDataset(Dataset):
         }
 
 
-class SyntheticActionDataModule(pl.LightningDataModule):
+class SyntheticActionDataModule(SplitLoaders, pl.LightningDataModule):
     """Procedurally rendered clips whose class is defined by motion only.
 
     Args:
@@ -171,22 +171,3 @@ class SyntheticActionDataModule(pl.LightningDataModule):
             "num_classes": self.num_classes,
             "splits": {split: {"videos": n} for split, n in self.sizes.items()},
         }
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return split_loader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            num_workers=self.num_workers,
-            shuffle_seed=self.shuffle_seed,
-            shuffle=shuffle,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        """Shuffled per epoch from (shuffle_seed, epoch); resumable mid-epoch."""
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)

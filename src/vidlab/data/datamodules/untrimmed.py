@@ -16,9 +16,9 @@ from typing import Any
 import lightning.pytorch as pl
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
-from vidlab.data.resumable import split_loader
+from vidlab.data.resumable import SplitLoaders
 from vidlab.data.synthetic.actions import MotionRanges, SyntheticActionSpec
 from vidlab.data.synthetic.untrimmed import (
     ANNOTATIONS_FILE,
@@ -93,7 +93,7 @@ class WindowDataset(Dataset):
         }
 
 
-class SyntheticUntrimmedDataModule(pl.LightningDataModule):
+class SyntheticUntrimmedDataModule(SplitLoaders, pl.LightningDataModule):
     """Windows of synthetic untrimmed videos for training a localization classifier.
 
     Args:
@@ -260,21 +260,3 @@ class SyntheticUntrimmedDataModule(pl.LightningDataModule):
                 entry["background_windows"] = int((labels == 0).sum())
             report["splits"][split] = entry
         return report
-
-    def _loader(self, split: str, shuffle: bool) -> DataLoader:
-        return split_loader(
-            self.datasets[split],
-            batch_size=self.batch_size,
-            num_workers=self.num_workers,
-            shuffle_seed=self.shuffle_seed,
-            shuffle=shuffle,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        return self._loader("train", shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
-
-    def test_dataloader(self) -> DataLoader:
-        return self._loader("test", shuffle=False)
