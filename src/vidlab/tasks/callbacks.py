@@ -66,10 +66,12 @@ class IntervalCheckpoint(Checkpoint):
         tmp = self.path.with_name(self.path.name + ".tmp")
         # Full state (optimizer, loops) for resuming; collective: every rank calls it, rank zero writes.
         trainer.save_checkpoint(tmp, weights_only=False)
+        # Logs first, then the rename: the logs on disk always reach at least as far as the
+        # checkpoint (a resumed run drops the rows logged after it, see vidlab.tasks.train).
+        for logger in trainer.loggers:
+            logger.save()
         if trainer.is_global_zero:
             os.replace(tmp, self.path)
-        for logger in trainer.loggers:  # the logs on disk reach as far as the checkpoint
-            logger.save()
         trainer.strategy.barrier("interval_checkpoint")
         self._last_saved_step = trainer.global_step
 
