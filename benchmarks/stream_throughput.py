@@ -1,20 +1,30 @@
 """Stream throughput: decode + detection replay + ByteTrack, against supervision + trackers and
 against decoding alone, side by side in one run.
 
-    OMP_NUM_THREADS=1 python benchmarks/stream_throughput.py [--frames 600] [--repeats 3]
+    OMP_NUM_THREADS=1 python benchmarks/stream_throughput.py [--frames 600] [--repeats 3] [--cpus 0]
 
 Data: one synthetic MOT scene (`vidlab.data.synthetic.mot`, 960x540, about 27 detections a frame)
 rendered and encoded once to H.264 (``--cache``), with its simulated detector's boxes as det.txt.
-Rows, each timed on wall clock (best of ``--repeats``), decoders on one thread:
+Rows, each timed on wall clock (best of ``--repeats``), decoders on one thread unless said:
 
 - ``pyav decode``: PyAV demux + decode of every frame, no conversion (the floor of any loop).
+- ``pyav decode, 2 frame threads``: the same with FFmpeg's frame threading on two threads.
 - ``pyav decode + rgb``: the same plus conversion to full-size RGB arrays (what a naive loop pays).
 - ``supervision + trackers``: ``sv.get_video_frames_generator`` (OpenCV, full-size BGR frames),
   ``sv.Detections`` from the same det.txt rows, ``trackers.ByteTrackTracker.update``.
 - ``vidlab pipeline``: `vidlab.pipeline.Pipeline` with the file source, `ReplayDetector` (no pixels
-  needed, so frames are decoded but never converted), ByteTrack, the given sinks; once with the
-  decoder in a pipeline thread, once in a child process (``stream.decode_process=true``: Python work
-  beside a decoder slows it, see benchmarks/decode_gil.py).
+  needed, so frames are decoded but never converted), ByteTrack, the given sinks; with the decoder
+  in a pipeline thread (one decoder thread, then two frame threads), then in a child process
+  (``stream.decode_process=true``: Python work beside a decoder slows it, see
+  benchmarks/decode_gil.py).
+
+Cores. ``--cpus`` pins the whole run (every row, its threads and the decode process) to those CPUs.
+OpenCV's FFmpeg backend, which supervision's generator uses, decodes with frame threads (number of
+CPUs + 1) whatever ``cv2.setNumThreads`` says, in parallel with the Python loop; vidlab's file
+source decodes on one thread while tracking runs in another. ``--cpus 0`` compares the loops on one
+core (the per-frame cost of the work); all cores compare them as they run by default. The ``cpu
+ms/frame`` column is the process CPU time (every thread) per frame: what the work costs,
+independent of how it is spread over cores (the decode process row leaves out the child's time).
 
 Bench-only dependencies: ``supervision`` and ``trackers`` (the ``bench`` extra).
 """
@@ -71,11 +81,13 @@ def make_clip(folder: Path, frames: int, seed: int) -> tuple[Path, Path, float]:
     return video, det, len(seq.det_frame) / frames
 
 
-def pyav_decode(video: Path, rgb: bool) -> int:
+def pyav_decode(video: Path, rgb: bool, threads: int = 1) -> int:
     n = 0
     with av.open(str(video)) as container:
         stream = container.streams.video[0]
-        stream.codec_context.thread_count = 1
+        stream.codec_context.thread_count = threads
+        if threads != 1:
+            stream.thread_type = "AUTO"
         for frame in container.decode(stream):
             if rgb:
                 frame.to_ndarray(format="rgb24")
@@ -101,7 +113,9 @@ def supervision_trackers(video: Path, det: Path) -> int:
     return n
 
 
-def vidlab_pipeline(video: Path, det: Path, sinks_dir: Path | None, process: bool = False) -> int:
+def vidlab_pipeline(
+    video: Path, det: Path, sinks_dir: Path | None, process: bool = False, threads: int = 1
+) -> int:
     sinks = []
     if sinks_dir is not None:  # the default sinks, when this checkout has them
         from hydra.utils import instantiate
@@ -110,7 +124,7 @@ def vidlab_pipeline(video: Path, det: Path, sinks_dir: Path | None, process: boo
         conf = OmegaConf.load(Path(__file__).parents[1] / "configs" / "sinks" / "default.yaml")
         sinks_dir.mkdir(parents=True, exist_ok=True)
         sinks = [instantiate(node, run_dir=str(sinks_dir)) for node in conf.values() if node]
-    source = VideoFileSource(video, threads=1)
+    source = VideoFileSource(video, threads=threads)
     pipe = Pipeline(
         [ProcessSource(source) if process else source],
         ReplayDetector(det),
@@ -128,41 +142,55 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sinks", action="store_true", help="add configs/sinks/default.yaml")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "vidlab_bench")
+    parser.add_argument(
+        "--cpus", type=str, default=None, help="pin the run to these CPUs, e.g. 0 or 0,1"
+    )
     args = parser.parse_args()
+    if args.cpus:  # before any thread or process starts: they all inherit it
+        os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
     cv2.setNumThreads(1)
     video, det, per_frame = make_clip(args.cache, args.frames, args.seed)
     sinks_dir = args.cache / "sinks" if args.sinks else None
     runs = {
         "pyav decode": lambda: pyav_decode(video, rgb=False),
+        "pyav decode, 2 frame threads": lambda: pyav_decode(video, rgb=False, threads=2),
         "pyav decode + rgb (full size)": lambda: pyav_decode(video, rgb=True),
         "supervision + trackers": lambda: supervision_trackers(video, det),
         "vidlab pipeline": lambda: vidlab_pipeline(video, det, sinks_dir),
+        "vidlab pipeline, 2 decoder threads": lambda: vidlab_pipeline(
+            video, det, sinks_dir, threads=2
+        ),
         "vidlab pipeline, decode process": lambda: vidlab_pipeline(video, det, sinks_dir, True),
     }
-    best: dict[str, float] = {}
+    best: dict[str, tuple[float, float]] = {}  # name -> (wall s, cpu s) of the fastest round
     frames: dict[str, int] = {}
     for _ in range(args.repeats):  # interleaved rounds: machine noise hits every row alike
         for name, fn in runs.items():
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             frames[name] = fn()
-            best[name] = min(best.get(name, float("inf")), time.perf_counter() - start)
-    fps = {k: frames[k] / best[k] for k in runs}
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+            if wall < best.get(name, (float("inf"), 0.0))[0]:
+                best[name] = (wall, cpu)
+    fps = {k: frames[k] / best[k][0] for k in runs}
+    cpus = sorted(os.sched_getaffinity(0))
     table = Table(
         title=f"stream throughput: {args.frames} frames 960x540 h264, {per_frame:.1f} det/frame, "
-        f"best of {args.repeats}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}"
+        f"best of {args.repeats}, CPUs {cpus}, "
+        f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}"
         + (", vidlab with default sinks" if args.sinks else "")
     )
-    for col in ("loop", "frames", "fps", "x supervision+trackers", "x pyav decode"):
+    for col in ("loop", "frames", "fps", "cpu ms/frame", "x supervision+trackers", "x pyav decode"):
         table.add_column(col, justify="left" if col == "loop" else "right")
     for name in runs:
         table.add_row(
             name,
             str(frames[name]),
             f"{fps[name]:.0f}",
+            f"{best[name][1] / frames[name] * 1e3:.2f}",
             f"{fps[name] / fps['supervision + trackers']:.2f}",
             f"{fps[name] / fps['pyav decode']:.2f}",
         )
-    Console().print(table)
+    Console(width=130).print(table)
 
 
 if __name__ == "__main__":  # guard: the decode process is spawned
