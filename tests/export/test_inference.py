@@ -186,3 +186,79 @@ def test_top_k_must_be_a_positive_integer(tmp_path, capsys, top_k):
     assert code.value.code == 2 and "--top-k" in capsys.readouterr().err
     with pytest.raises(UserError, match="top_k=-1"):
         inference.classify_video(tmp_path, tmp_path / "v.mp4", top_k=-1)
+
+
+# -- streaming: windows leave as soon as they are complete, one span of frames is held ------------
+
+
+def _card(frames: int, frame_stride: int, window_stride: int, crop: int = 8) -> dict:
+    return {
+        "input": {"crop_size": crop, "short_side": 12, "mean": [0.4, 0.5, 0.6],
+                  "std": [0.2, 0.25, 0.3]},
+        "sampling": {"num_frames": frames, "frame_stride": frame_stride,
+                     "window_stride": window_stride},
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("length", "frames", "frame_stride", "window_stride"),
+    [(20, 4, 2, 3), (23, 3, 1, 5), (8, 4, 2, 8), (5, 4, 2, 4), (1, 2, 3, 1)],
+)
+def test_window_assembler_builds_the_windows_of_the_whole_video(
+    length, frames, frame_stride, window_stride
+):
+    video = np.random.default_rng(length).integers(0, 256, (length, 18, 24, 3), dtype=np.uint8)
+    card = _card(frames, frame_stride, window_stride)
+    windows = inference.WindowAssembler(card)
+    got = [windows.push(i, video[i] if windows.needs(i) else None) for i in range(length)]
+    got = [w for w in got if w is not None] + [w for w in [windows.finish()] if w is not None]
+
+    # Reference: the window starts over the whole video, frame indices clamped to the last
+    # frame, the eval transform over each window at once.
+    span = frames * frame_stride
+    starts = inference.window_starts(length, span, window_stride)
+    transform = inference.VideoEvalTransform(crop_size=8, short_side=12)
+    mean = torch.tensor([0.4, 0.5, 0.6]).view(3, 1, 1, 1)
+    std = torch.tensor([0.2, 0.25, 0.3]).view(3, 1, 1, 1)
+    assert [s for s, _ in got] == starts.tolist()
+    for start, clip in got:
+        indices = np.minimum(start + np.arange(frames) * frame_stride, length - 1)
+        window = transform(torch.from_numpy(video[indices])).float() / 255.0  # (T, 3, 8, 8)
+        expected = (window.permute(1, 0, 2, 3) - mean) / std
+        torch.testing.assert_close(clip, expected, rtol=0, atol=1e-6)
+
+
+def test_window_assembler_holds_at_most_one_window_span():
+    card = _card(frames=8, frame_stride=2, window_stride=4)
+    windows = inference.WindowAssembler(card)
+    image = np.zeros((18, 24, 3), np.uint8)
+    held, converted, emitted = 0, 0, 0
+    for i in range(2000):  # an "hour" would be the same: nothing accumulates
+        needed = windows.needs(i)
+        converted += needed
+        emitted += windows.push(i, image if needed else None) is not None
+        held = max(held, len(windows.crops))
+    assert emitted == len(inference.window_starts(2000, 16, 4))
+    assert held <= 16  # one window span (8 frames x stride 2), whatever the video's length
+    assert converted < 2000 * 0.55  # frames no window uses are never converted
+
+
+def test_stream_windows_yields_before_the_video_is_decoded(monkeypatch):
+    from vidlab.data.io import stream
+
+    pulled = []
+
+    class FakeFrame:
+        def to_ndarray(self, format):
+            return np.zeros((18, 24, 3), np.uint8)
+
+    def decoded(path):
+        for i in range(10_000):
+            pulled.append(i)
+            yield stream.DecodedFrame(i, i / 25.0, FakeFrame())
+
+    monkeypatch.setattr(stream, "iter_decoded", decoded)
+    batches = inference.stream_windows(_card(4, 1, 4), "never-opened.mp4", batch=2)
+    starts, clips = next(batches)
+    assert starts.tolist() == [0, 4] and clips.shape == (2, 3, 4, 8, 8)
+    assert len(pulled) == 8  # decoded up to the second window's last frame, not further

@@ -5,23 +5,30 @@ frames (all from the bundle's card); each is resized, centre-cropped and normali
 says, the model scores every window, and the per-window softmax probabilities are averaged.
 A model with several inputs (SlowFast's ``slow`` and ``fast`` pathways) gets each built from the
 window's frames as the card's ``inputs`` list says (every ``temporal_stride``-th frame).
+
+The video streams through (`stream_windows`): frames are decoded one at a time in presentation
+order (`vidlab.data.io.stream`), only those some window uses are converted and preprocessed, and a
+window goes to the model as soon as its last frame is decoded, in batches of
+`MAX_WINDOWS_PER_BATCH`. Memory holds one window span of preprocessed crops and one batch, whatever
+the video's length; what grows with the video is the (W, K) table of window logits.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from vidlab.data.io import VideoDecodeError, VideoInfo, read_clip
+from vidlab.data.io import VideoDecodeError
 from vidlab.data.transforms.video import VideoEvalTransform
 from vidlab.errors import UserError, report_user_errors
 from vidlab.export.bundle import CARD_NAME
-from vidlab.export.inputs import Batch, batch_len, split_clip, take
+from vidlab.export.inputs import Batch, split_clip
 from vidlab.export.runtime import Predictor, load_bundle
 
 log = logging.getLogger(__name__)
@@ -65,38 +72,128 @@ def window_starts(num_video_frames: int, span: int, stride: int) -> np.ndarray:
     return np.arange(0, num_video_frames - span + 1, stride, dtype=np.int64)
 
 
+class WindowAssembler:
+    """Sliding windows assembled from frames pushed one at a time, in decode order.
+
+    Windows start every `window_stride` frames and take `num_frames` frames `frame_stride` apart
+    (the card's ``sampling``). Only frames some window uses are preprocessed and kept, and a frame
+    is dropped once no later window reaches back to it: at most one window span is held.
+
+    Args:
+        card: the bundle's card (``input`` and ``sampling``).
+    """
+
+    def __init__(self, card: dict) -> None:
+        spec, sampling = card["input"], card["sampling"]
+        self.num_frames = int(sampling["num_frames"])
+        self.frame_stride = int(sampling["frame_stride"])
+        self.window_stride = int(sampling["window_stride"])
+        self.span = self.num_frames * self.frame_stride
+        self.transform = VideoEvalTransform(
+            crop_size=int(spec["crop_size"]), short_side=int(spec["short_side"])
+        )
+        self.mean = torch.tensor(spec["mean"], dtype=torch.float32).view(3, 1, 1, 1)
+        self.std = torch.tensor(spec["std"], dtype=torch.float32).view(3, 1, 1, 1)
+        self.crops: dict[int, torch.Tensor] = {}  # preprocessed frames still needed, by index
+        self.last = -1  # index of the last frame pushed
+        self.windows = 0
+
+    def needs(self, index: int) -> bool:
+        """Whether frame `index` belongs to some window (or to a video shorter than one window,
+        whose single window clamps to its last frame)."""
+        if index < self.span:
+            return True
+        first = -(-(index - self.span + 1) // self.window_stride) * self.window_stride
+        starts = range(first, index + 1, self.window_stride)
+        return any((index - s) % self.frame_stride == 0 for s in starts)
+
+    def push(self, index: int, image: np.ndarray | None) -> tuple[int, torch.Tensor] | None:
+        """Add frame `index` ((H, W, 3) uint8, or None when `needs(index)` is false); returns the
+        window it completes, as (start, normalised (3, T, crop, crop) clip), or None."""
+        if index != self.last + 1:
+            raise ValueError(
+                f"frame {index} pushed after frame {self.last}; expected {self.last + 1}"
+            )
+        self.last = index
+        if image is not None:
+            clip = self.transform(torch.from_numpy(image)[None])  # (1, 3, crop, crop) uint8
+            self.crops[index] = clip[0].float() / UINT8_MAX
+        start = index - self.span + 1
+        if start < 0 or start % self.window_stride:
+            return None
+        window = self._clip(start)
+        for old in [i for i in self.crops if i < start + self.window_stride]:
+            del self.crops[old]  # no later window reaches back this far
+        return start, window
+
+    def finish(self) -> tuple[int, torch.Tensor] | None:
+        """After the last frame: the single clamped window of a video shorter than one window."""
+        if self.windows or self.last < 0:
+            return None
+        return 0, self._clip(0)
+
+    def _clip(self, start: int) -> torch.Tensor:
+        self.windows += 1
+        indices = [min(start + k * self.frame_stride, self.last) for k in range(self.num_frames)]
+        clip = torch.stack([self.crops[i] for i in indices], dim=1)  # (3, T, crop, crop)
+        return (clip - self.mean) / self.std
+
+
+def stream_windows(
+    card: dict, video_path: str | Path, batch: int = MAX_WINDOWS_PER_BATCH
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Decode `video_path` once, in order, and yield its sliding windows (`WindowAssembler`)
+    preprocessed as the card prescribes, `batch` at a time, as soon as they are complete.
+
+    The windows are those of `window_starts` over the decoded frame count.
+
+    Yields:
+        starts (B,) int64 and clips float32 (B, 3, T, crop, crop), normalised.
+
+    Raises:
+        VideoDecodeError: the file is missing or cannot be decoded.
+    """
+    from vidlab.data.io.stream import iter_decoded, to_array
+
+    windows = WindowAssembler(card)
+    starts: list[int] = []
+    clips: list[torch.Tensor] = []
+
+    def flush() -> tuple[np.ndarray, np.ndarray]:
+        out = np.asarray(starts, np.int64), torch.stack(clips).numpy()
+        starts.clear()
+        clips.clear()
+        return out
+
+    try:
+        for item in iter_decoded(video_path):
+            image = to_array(item.frame) if windows.needs(item.index) else None
+            done = windows.push(item.index, image)
+            if done is not None:
+                starts.append(done[0])
+                clips.append(done[1])
+            if len(starts) == batch:
+                yield flush()
+    except (UserError, FileNotFoundError) as err:
+        raise VideoDecodeError(video_path, "pyav", str(err)) from err
+    if windows.last < 0:
+        raise VideoDecodeError(video_path, "pyav", "no frame could be decoded")
+    done = windows.finish()
+    if done is not None:
+        starts.append(done[0])
+        clips.append(done[1])
+    if starts:
+        yield flush()
+
+
 def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Decode and preprocess every sliding window of `video_path` as the card prescribes.
+    """Every sliding window of `video_path` at once (see `stream_windows`; a short video's).
 
     Returns:
         starts (W,) and clips float32 (W, 3, T, crop, crop), normalised.
     """
-    spec, sampling = card["input"], card["sampling"]
-    frames_per_clip, frame_stride = int(sampling["num_frames"]), int(sampling["frame_stride"])
-    transform = VideoEvalTransform(
-        crop_size=int(spec["crop_size"]), short_side=int(spec["short_side"])
-    )
-    mean = torch.tensor(spec["mean"], dtype=torch.float32).view(1, 3, 1, 1)
-    std = torch.tensor(spec["std"], dtype=torch.float32).view(1, 3, 1, 1)
-    offsets = np.arange(frames_per_clip, dtype=np.int64) * frame_stride
-    shape: list[tuple[int, int]] = []
-
-    def choose(info: VideoInfo) -> np.ndarray:
-        starts = window_starts(
-            info.num_frames, frames_per_clip * frame_stride, int(sampling["window_stride"])
-        )
-        indices = np.minimum(starts[:, None] + offsets[None, :], info.num_frames - 1)  # (W, T)
-        shape[:] = [indices.shape]
-        return indices.reshape(-1)
-
-    decoded = read_clip(video_path, choose)  # decord first, PyAV as the fallback
-    starts = decoded.indices.reshape(shape[0])[:, 0]
-    frames = torch.from_numpy(decoded.frames).reshape(*shape[0], *decoded.frames.shape[1:])
-    clips = []
-    for window in frames:  # (T, H, W, 3) uint8
-        clip = transform(window).float() / UINT8_MAX  # (T, 3, crop, crop)
-        clips.append(((clip - mean) / std).permute(1, 0, 2, 3))  # (3, T, crop, crop)
-    return starts, torch.stack(clips).numpy()
+    parts = list(stream_windows(card, video_path))
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def load_classifier_bundle(
@@ -160,25 +257,19 @@ def model_inputs(card: dict, clips: np.ndarray) -> Batch:
     return split_clip(clips, specs)
 
 
-def _predict_all(predict: Predictor, clips: Batch, card: dict, bundle_dir: Path) -> np.ndarray:
-    """Logits of every clip, in batches; a runtime that rejects the first batch is reported as a
-    card that does not match its model, in one line."""
-    first = take(clips, slice(0, MAX_WINDOWS_PER_BATCH))
+def _predict_batch(predict: Predictor, clips: Batch, card: dict, bundle_dir: Path) -> np.ndarray:
+    """Logits of a batch of clips; a runtime that rejects it is reported as a card that does not
+    match its model, in one line."""
     try:
-        outputs = [predict(first)]
+        return predict(clips)
     except Exception as err:  # each runtime has its own error types (ORT, OpenVINO, TorchScript)
         reason = next((ln.strip() for ln in str(err).splitlines() if ln.strip()), repr(err))
-        shapes = [list(a.shape) for a in first] if isinstance(first, tuple) else list(first.shape)
+        shapes = [list(a.shape) for a in clips] if isinstance(clips, tuple) else list(clips.shape)
         raise UserError(
             f"{bundle_dir / card['file']}: the model rejected clips of shape {shapes} "
             f"built from {bundle_dir / CARD_NAME} ({reason[:300]}); expected the card exported "
             f"with this model file"
         ) from err
-    outputs += [
-        predict(take(clips, slice(i, i + MAX_WINDOWS_PER_BATCH)))
-        for i in range(MAX_WINDOWS_PER_BATCH, batch_len(clips), MAX_WINDOWS_PER_BATCH)
-    ]
-    return np.concatenate(outputs)
 
 
 def classify_video(
@@ -187,7 +278,8 @@ def classify_video(
     top_k: int = DEFAULT_TOP_K,
     threads: int | None = None,
 ) -> VideoPrediction:
-    """Classify `video_path` with the bundle in `bundle_dir` (any format) over sliding windows.
+    """Classify `video_path` with the bundle in `bundle_dir` (any format) over sliding windows,
+    streamed through the model as they are decoded (`stream_windows`: bounded memory).
 
     Raises:
         UserError: `top_k` is below 1, or the bundle is unusable (bad card, changed model file).
@@ -196,8 +288,12 @@ def classify_video(
     if top_k < 1:
         raise UserError(f"top_k={top_k}, expected a positive number of classes to list")
     card, predict = load_classifier_bundle(bundle_dir, threads)
-    starts, clips = window_clips(card, video_path)
-    logits = _predict_all(predict, model_inputs(card, clips), card, Path(bundle_dir))
+    starts, logits = [], []
+    for batch_starts, clips in stream_windows(card, video_path):
+        inputs = model_inputs(card, clips)
+        logits.append(_predict_batch(predict, inputs, card, Path(bundle_dir)))
+        starts.append(batch_starts)
+    starts, logits = np.concatenate(starts), np.concatenate(logits)
     probabilities = torch.softmax(torch.from_numpy(logits).double(), dim=1).mean(0).numpy()
     names = card["class_names"]
     order = np.argsort(-probabilities)[:top_k]
