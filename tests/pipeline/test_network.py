@@ -119,3 +119,64 @@ def test_reads_mpegts_over_http_and_udp(tmp_path: Path, protocol: str):
         _stop(server)
     assert len(times) == 30
     assert np.all(np.diff(times) > 0)
+
+
+# -- RTSP: a real RTSP server (GStreamer's) serving a file like an IP camera -----------------------
+
+SYSTEM_PYTHON = shutil.which("python3", path="/usr/bin:/usr/local/bin")
+RTSP_SERVER = Path(__file__).with_name("rtsp_server.py")
+
+
+def _rtsp_server_available() -> bool:
+    if SYSTEM_PYTHON is None:
+        return False
+    check = subprocess.run(
+        [SYSTEM_PYTHON, str(RTSP_SERVER), "--check"], capture_output=True, check=False
+    )
+    return check.returncode == 0
+
+
+def _serve_rtsp(video: Path, port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [SYSTEM_PYTHON, str(RTSP_SERVER), str(video), str(port)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    if proc.stdout.readline().strip() != "ready":
+        _stop(proc)
+        raise RuntimeError(f"the RTSP server did not start on port {port}")
+    return proc
+
+
+@pytest.mark.integration
+def test_reads_rtsp_and_reconnects_after_the_camera_restarts(tmp_path: Path):
+    if not _rtsp_server_available():
+        pytest.skip(
+            f"no RTSP server: {SYSTEM_PYTHON or 'python3'} cannot load GstRtspServer (apt-get "
+            "install python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-good)"
+        )
+    video = write_video(tmp_path / "clip.mp4", [i * 40 for i in range(100)])
+    port = _free_port()
+    server = _serve_rtsp(video, port)
+    source = NetworkSource(
+        f"rtsp://127.0.0.1:{port}/live", timeout=3.0, backoff=0.2, max_backoff=1.0, max_retries=20
+    )
+    assert source.options["rtsp_transport"] == "tcp"  # interleaved: no UDP ports to open
+    source = ProcessSource(source)
+    pipe = Pipeline([source], NoBoxes(), None, options=StreamOptions(max_frames=60))
+    times, sizes = [], set()
+    try:
+        for result in pipe:
+            times.append(result.frame.pts)
+            sizes.add(result.frame.source_size)
+            if len(times) == 20:
+                _stop(server)
+                time.sleep(1.0)
+                server = _serve_rtsp(video, port)
+    finally:
+        _stop(server)
+    assert len(times) == 60 and sizes == {(160, 120)}
+    assert np.all(np.diff(times) > 0)  # stream time keeps increasing across the reconnect
+    stats = pipe.report()["details"]["streams"][source.stream_id]
+    assert stats["reconnects"] >= 1 and stats["gap_seconds"] >= 0.9
