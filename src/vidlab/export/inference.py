@@ -4,7 +4,10 @@ Windows of ``num_frames`` frames, ``frame_stride`` apart, start every ``window_s
 frames (all from the bundle's card); each is resized, centre-cropped and normalised as the card
 says, the model scores every window, and the per-window softmax probabilities are averaged.
 A model with several inputs (SlowFast's ``slow`` and ``fast`` pathways) gets each built from the
-window's frames as the card's ``inputs`` list says (every ``temporal_stride``-th frame).
+window's frames as the card's ``inputs`` list says (every ``temporal_stride``-th frame). A model of
+RGB + optical flow (the two-stream network: inputs ``rgb`` and ``flow``) gets the flow of each
+window computed from its resized, cropped uint8 frames with the card's ``flow`` settings, which are
+those its training data used (`vidlab.data.transforms.flow.ClipFlow`, the same code).
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import numpy as np
 import torch
 
 from vidlab.data.io import VideoDecodeError, VideoInfo, read_clip
+from vidlab.data.transforms.flow import ClipFlow
 from vidlab.data.transforms.video import VideoEvalTransform
 from vidlab.errors import UserError, report_user_errors
 from vidlab.export.bundle import CARD_NAME
@@ -69,7 +73,8 @@ def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.nda
     """Decode and preprocess every sliding window of `video_path` as the card prescribes.
 
     Returns:
-        starts (W,) and clips float32 (W, 3, T, crop, crop), normalised.
+        starts (W,) and clips float32 (W, 3, T, crop, crop), normalised; (W, 3 + 2, T, crop,
+        crop) with the flow channels after the RGB ones when the card has a ``flow`` section.
     """
     spec, sampling = card["input"], card["sampling"]
     frames_per_clip, frame_stride = int(sampling["num_frames"]), int(sampling["frame_stride"])
@@ -92,10 +97,17 @@ def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.nda
     decoded = read_clip(video_path, choose)  # decord first, PyAV as the fallback
     starts = decoded.indices.reshape(shape[0])[:, 0]
     frames = torch.from_numpy(decoded.frames).reshape(*shape[0], *decoded.frames.shape[1:])
+    flow = ClipFlow.from_card(card["flow"]) if card.get("flow") else None
+    dis = flow.estimator() if flow is not None else None
     clips = []
     for window in frames:  # (T, H, W, 3) uint8
-        clip = transform(window).float() / UINT8_MAX  # (T, 3, crop, crop)
-        clips.append(((clip - mean) / std).permute(1, 0, 2, 3))  # (3, T, crop, crop)
+        cropped = transform(window)  # (T, 3, crop, crop) uint8
+        clip = cropped.float() / UINT8_MAX
+        clip = ((clip - mean) / std).permute(1, 0, 2, 3)  # (3, T, crop, crop)
+        if flow is not None:
+            motion = flow.channels(cropped.permute(0, 2, 3, 1).numpy(), dis)  # (2, T, crop, crop)
+            clip = torch.cat([clip, torch.from_numpy(motion)])  # (5, T, crop, crop)
+        clips.append(clip)
     return starts, torch.stack(clips).numpy()
 
 
@@ -145,6 +157,7 @@ def check_card(card: dict, path: Path) -> None:
                 f"{spec['num_frames']}-frame clip; expected num_frames x temporal_stride = "
                 f"input.num_frames (the inputs that export.py writes)"
             )
+    _check_flow(card, path)
     if int(sampling["num_frames"]) != int(spec["num_frames"]):
         raise UserError(
             f"{path}: sampling.num_frames={sampling['num_frames']} but input."
@@ -152,9 +165,30 @@ def check_card(card: dict, path: Path) -> None:
         )
 
 
+def _check_flow(card: dict, path: Path) -> None:
+    """A card whose inputs take flow must say how to compute it, in a way this code knows."""
+    takes_flow = any(
+        isinstance(e, dict) and e.get("source") == "flow" for e in card.get("inputs") or []
+    )
+    if takes_flow and not isinstance(card.get("flow"), dict):
+        raise UserError(
+            f"{path}: an input takes optical flow but the card has no flow section; expected the "
+            "flow settings that export.py writes (method, preset, scale)"
+        )
+    if isinstance(card.get("flow"), dict):
+        try:
+            ClipFlow.from_card(card["flow"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise UserError(
+                f"{path}: flow = {card['flow']} cannot be computed here ({err}); expected the "
+                "flow section that export.py writes"
+            ) from err
+
+
 def model_inputs(card: dict, clips: np.ndarray) -> Batch:
-    """The model's inputs from (W, 3, T, H, W) window clips: the clips themselves, or one array per
-    entry of the card's ``inputs`` (SlowFast: every alpha-th frame for ``slow``, all for ``fast``).
+    """The model's inputs from (W, C, T, H, W) window clips: the clips themselves, or one array per
+    entry of the card's ``inputs`` (SlowFast: every alpha-th frame for ``slow``, all for ``fast``;
+    two-stream: RGB channels for ``rgb``, flow channels for ``flow``).
     """
     specs = card.get("inputs") or [{"temporal_stride": 1}]
     return split_clip(clips, specs)
