@@ -25,10 +25,11 @@ from vidlab.export import inference
 from vidlab.export.families import classifier_inputs
 from vidlab.export.inputs import flow_input_specs, split_clip
 from vidlab.export.runtime import load_bundle
-from vidlab.tasks import export
+from vidlab.tasks import export, localize
 from vidlab.tasks.common import build_classifier, checkpoint_meta
 from vidlab.tasks.export import pathways
 from vidlab.tasks.video_classification import CKPT_META_KEY
+from vidlab.video.embed import build_embedder
 
 FRAMES, CROP = 8, 32
 # Not the datamodule's defaults (medium, 1.0), so the card must carry the training run's values.
@@ -148,6 +149,13 @@ def test_the_card_records_the_training_flow_and_inference_computes_it(
     np.testing.assert_allclose(bundle.predict((rgb, flow)), expected.numpy(), atol=1e-4)
     with pytest.raises(UserError, match="export data: clips of 3 channels"):
         pathways(clips[:, :3], flow_input_specs(FRAMES, 3, 2))
+
+    # Tools that feed a classifier bundle one RGB clip refuse it by its inputs, in one line.
+    with pytest.raises(UserError, match=r"takes 2 inputs \['rgb', 'flow'\]"):
+        build_embedder(str(bundle_dir))
+    cfg = make_cfg("evaluate", ["task=localize", f"source={video}", f"classifier={bundle_dir}"])
+    with pytest.raises(UserError, match="localize feeds it one RGB clip"):
+        localize.run(cfg)
 
     # A card that cannot say how to compute the flow is refused before any decoding.
     for broken, message in (({"method": "farneback"}, "cannot be computed"), (None, "no flow")):
