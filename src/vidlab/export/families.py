@@ -108,9 +108,14 @@ class Family:
 # ----------------------------------------------------------------------------------- classifier
 
 
+def _data_cfg(meta: dict[str, Any]) -> dict[str, Any]:
+    """The training run's ``data`` config stored in the checkpoint meta ({} if none)."""
+    return (meta.get("config") or {}).get("data") or {}
+
+
 def _clip_spec(meta: dict[str, Any]) -> dict[str, Any]:
     spec = meta["input"]
-    data_cfg = (meta.get("config") or {}).get("data") or {}
+    data_cfg = _data_cfg(meta)
     crop = int(spec["crop_size"])
     return {
         "num_frames": int(spec["num_frames"]),
@@ -170,7 +175,7 @@ def _classifier_preprocessing(meta: dict[str, Any]) -> list[str]:
 
 def pathway_alpha(meta: dict[str, Any]) -> int | None:
     """The Fast / Slow frame-rate ratio of a two-pathway (SlowFast) classifier, else None."""
-    data_cfg = (meta.get("config") or {}).get("data") or {}
+    data_cfg = _data_cfg(meta)
     alpha = meta["input"].get("slowfast_alpha", data_cfg.get("slowfast_alpha"))
     return int(alpha) if alpha else None
 
@@ -185,7 +190,7 @@ def flow_settings(meta: dict[str, Any]) -> ClipFlow | None:
     """How the checkpoint's training data computed the flow channels of its clips (the data
     config's ``flow_preset`` and ``flow_scale``, `vidlab.data.datamodules.synthetic_flow`), or None
     for RGB-only data."""
-    data_cfg = (meta.get("config") or {}).get("data") or {}
+    data_cfg = _data_cfg(meta)
     if data_cfg.get("flow_preset") is None:
         return None
     return ClipFlow(str(data_cfg["flow_preset"]), float(data_cfg.get("flow_scale") or 1.0))
@@ -203,11 +208,11 @@ def classifier_inputs(meta: dict[str, Any]) -> list[InputSpec]:
     num_frames = int(meta["input"]["num_frames"])
     flow = flow_settings(meta)
     if flow is None and net in FLOW_NETS:
-        data = ((meta.get("config") or {}).get("data") or {}).get("_target_")
         raise UserError(
-            f"{net} takes RGB + optical flow, but the checkpoint's data config ({data}) records no "
-            "flow settings (flow_preset, flow_scale) to compute the flow with at inference; "
-            "expected a checkpoint trained on flow data (data=synthetic_actions_flow)"
+            f"{net} takes RGB + optical flow, but the checkpoint's data config "
+            f"({_data_cfg(meta).get('_target_')}) records no flow settings (flow_preset, "
+            "flow_scale) to compute the flow with at inference; expected a checkpoint trained on "
+            "flow data (data=synthetic_actions_flow)"
         )
     if flow is None:
         return clip_input_specs(num_frames, pathway_alpha(meta))
