@@ -108,7 +108,9 @@ def _channels(spec: InputSpec | dict[str, Any]) -> tuple[int, int] | None:
     return None if channels is None else (int(channels[0]), int(channels[1]))
 
 
-def split_clip(clips: Any, specs: Sequence[InputSpec | dict[str, Any]]) -> Any:
+def split_clip(
+    clips: np.ndarray | torch.Tensor, specs: Sequence[InputSpec | dict[str, Any]]
+) -> Batch | TensorBatch:
     """(N, C, T, H, W) clips (arrays or tensors) -> the model's inputs, each its channels and
     frames of the clip (the clips themselves for one input that takes all of them).
 
