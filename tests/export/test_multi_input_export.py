@@ -169,17 +169,3 @@ def test_slowfast_exports_to_every_format_with_parity(make_cfg, slowfast_checkpo
     assert np.abs(session_batch(tuple(c.numpy() for c in clips)) - expected).max() <= 1e-4
     report = (out / "export_report.md").read_text()
     assert all(f"| {fmt} |" in report for fmt in formats)
-
-
-def test_a_two_stream_checkpoint_is_refused_by_name_not_exported_wrong():
-    from vidlab.errors import UserError
-    from vidlab.export.families import classifier_inputs
-
-    meta = {
-        "input": {"num_frames": 8},
-        "config": {"model": {"net": {"_target_": "vidlab.models.two_stream.TwoStream"}}},
-    }
-    with pytest.raises(UserError, match="TwoStream takes RGB \\+ precomputed optical flow"):
-        classifier_inputs(meta)
-    meta["config"]["model"]["net"]["_target_"] = "vidlab.models.x3d.create_x3d"
-    assert [spec.name for spec in classifier_inputs(meta)] == ["video"]

@@ -203,6 +203,86 @@ def test_tsn_and_tsm_load_torchvision_imagenet_resnets(tmp_path):
         torch.testing.assert_close(tsn(clip), image_net(image), atol=1e-5, rtol=1e-5)
 
 
+def _to_mmaction2_tsn(name: str, shift_wrap: str | None) -> str:
+    """mmaction2's ResNet(TSM) / TSNHead name of a TSN / TSM parameter (test-side spec).
+
+    `shift_wrap`: where mmaction2's TemporalShift holds conv1 of a block as ``net`` (TSM):
+    ``conv.net`` (1.x: around the convolution), ``net.conv`` (0.x: around conv + BN), or None.
+    """
+    if name.startswith("fc."):
+        return "cls_head.fc_cls." + name[len("fc.") :]
+    if match := re.match(r"^(conv|bn)1\.(\w+)$", name):
+        return f"backbone.conv1.{match.group(1)}.{match.group(2)}"
+    block, rest = re.match(r"^(layer\d\.\d+)\.(.*)$", name).groups()
+    if rest.startswith("downsample."):
+        _, index, tail = rest.split(".")
+        return f"backbone.{block}.downsample.{('conv', 'bn')[int(index)]}.{tail}"
+    rest = rest.replace("conv1.conv.", "conv1.")  # our shift wrapper
+    unit, index, tail = re.match(r"^(conv|bn)(\d)\.(\w+)$", rest).groups()
+    inner = unit
+    if shift_wrap and index == "1":
+        inner = {"conv.net": f"{unit}.net" if unit == "conv" else unit, "net.conv": f"net.{unit}"}[
+            shift_wrap
+        ]
+    return f"backbone.{block}.conv{index}.{inner}.{tail}"
+
+
+@pytest.mark.parametrize(
+    ("shift", "shift_wrap"), [("none", None), ("offline", "conv.net"), ("offline", "net.conv")]
+)
+def test_mmaction2_tsn_and_tsm_r50_checkpoints_are_remapped(tmp_path, shift, shift_wrap):
+    build = {"num_classes": 6, "num_frames": 4, "backbone": "resnet50", "shift": shift}
+    torch.manual_seed(0)
+    src = create_tsn(**build).eval()
+    with torch.no_grad():
+        for m in src.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+    state = {_to_mmaction2_tsn(k, shift_wrap): v for k, v in src.state_dict().items()}
+    expected_conv1 = {
+        None: "backbone.layer3.5.conv1.conv.weight",
+        "conv.net": "backbone.layer3.5.conv1.conv.net.weight",
+        "net.conv": "backbone.layer3.5.conv1.net.conv.weight",
+    }[shift_wrap]
+    assert expected_conv1 in state and "backbone.layer2.0.downsample.bn.running_var" in state
+    path = tmp_path / "tsm_r50_1x1x8_kinetics400.pth"
+    torch.save({"state_dict": state, "meta": {"mmengine_version": "0.10.7"}}, path)
+    torch.manual_seed(1)
+    dst = create_tsn(**build).eval()
+    report = load_pretrained(dst, path)
+    assert report.missing == () and report.unexpected == ()
+    assert len(report.loaded) == len(src.state_dict())
+    x = torch.randn(2, 3, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(dst(x), src(x))
+
+    # A checkpoint without one BN statistic and with a non-local block: both are reported.
+    del state["backbone.layer4.2.conv3.bn.running_var"]
+    state["backbone.layer2.0.non_local_block.g.conv.weight"] = torch.zeros(1)
+    torch.save({"state_dict": state, "meta": {}}, path)
+    report = load_pretrained(create_tsn(**build).eval(), path)
+    assert report.missing == ("layer4.2.bn3.running_var",)
+    assert report.unexpected == ("backbone.layer2.0.non_local_block.g.conv.weight",)
+
+
+def test_mmaction2_tsn_with_a_torchvision_backbone_is_remapped(tmp_path):
+    torch.manual_seed(0)
+    src = create_tsn(num_classes=5, num_frames=4, backbone="resnet18").eval()
+    state = {
+        ("cls_head.fc_cls." + k[3:]) if k.startswith("fc.") else "backbone." + k: v
+        for k, v in src.state_dict().items()
+    }
+    path = tmp_path / "tsn_torchvision_r18.pth"
+    torch.save({"state_dict": state, "meta": {}}, path)
+    dst = create_tsn(num_classes=5, num_frames=4, backbone="resnet18").eval()
+    report = load_pretrained(dst, path)
+    assert report.missing == () and report.unexpected == ()
+    x = torch.randn(1, 3, 4, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(dst(x), src(x))
+
+
 def _to_mmaction2_c3d(name: str) -> str:
     if name.startswith("conv"):
         layer, rest = name.split(".", 1)

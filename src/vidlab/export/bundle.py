@@ -128,3 +128,19 @@ def read_card(bundle_dir: str | Path) -> dict[str, Any]:
             f"{list(REQUIRED_KEYS)} (written by python export.py)"
         )
     return card
+
+
+def require_single_input(card: dict[str, Any], path: Path, user: str) -> None:
+    """Refuse a bundle whose model takes several inputs (SlowFast's pathways, RGB + flow) where
+    `user` feeds it one RGB clip.
+
+    Raises:
+        BundleError: the card lists more than one input (names them).
+    """
+    inputs = card.get("inputs") or []
+    if len(inputs) > 1:
+        names = [entry.get("name") for entry in inputs if isinstance(entry, dict)]
+        raise BundleError(
+            f"{path}: the model takes {len(inputs)} inputs {names}; {user} feeds it one RGB clip "
+            "(python -m vidlab.export.inference builds every input from the frames)"
+        )

@@ -5,7 +5,8 @@ One export stage (`vidlab.export.stage`) serves every family; a family says only
 - which module is exported (the bare classifier; the L2-normalised embedding of a Re-ID network),
 - the input and output names and the card's description of them: a family may have several
   graph inputs (a two-pathway SlowFast classifier takes ``slow`` and ``fast``, both built from one
-  decoded clip, `vidlab.export.inputs`),
+  decoded clip; a two-stream classifier ``rgb`` and ``flow``, the flow computed from the clip with
+  the settings its training data used, which the card records; `vidlab.export.inputs`),
 - which formats make sense (an int8 embedding has no top-1 gate to be judged by),
 - the parity criterion: logits within ``atol`` (or top-1 agreement for int8); embeddings with a
   per-sample cosine similarity of at least ``min_cosine``; detections after threshold and NMS equal
@@ -27,9 +28,16 @@ import torch
 from torch import nn
 
 from vidlab.checkpoint import CLASSIFIER, DETECTOR, EMBEDDING
+from vidlab.data.transforms.flow import ClipFlow
 from vidlab.errors import UserError
 from vidlab.export import detector as det
-from vidlab.export.inputs import InputSpec, PathwayInputs, clip_input_specs
+from vidlab.export.inputs import (
+    ChannelInputs,
+    InputSpec,
+    PathwayInputs,
+    clip_input_specs,
+    flow_input_specs,
+)
 from vidlab.export.program import make_exportable
 from vidlab.export.reid import MIN_COSINE, NormalizedEmbedding, embedding_parity
 from vidlab.export.verify import compare_outputs
@@ -100,9 +108,14 @@ class Family:
 # ----------------------------------------------------------------------------------- classifier
 
 
+def _data_cfg(meta: dict[str, Any]) -> dict[str, Any]:
+    """The training run's ``data`` config stored in the checkpoint meta ({} if none)."""
+    return (meta.get("config") or {}).get("data") or {}
+
+
 def _clip_spec(meta: dict[str, Any]) -> dict[str, Any]:
     spec = meta["input"]
-    data_cfg = (meta.get("config") or {}).get("data") or {}
+    data_cfg = _data_cfg(meta)
     crop = int(spec["crop_size"])
     return {
         "num_frames": int(spec["num_frames"]),
@@ -141,47 +154,82 @@ def _classifier_output(meta: dict[str, Any]) -> dict[str, Any]:
 
 def _classifier_preprocessing(meta: dict[str, Any]) -> list[str]:
     s = _clip_spec(meta)
-    return [
+    steps = [
         "decode RGB frames (uint8, H x W x 3)",
         f"resize so the short side is {s['short_side']} px (bilinear, antialiased)",
         f"centre crop {s['crop_size']} x {s['crop_size']}",
         "scale to [0, 1], subtract mean, divide by std (per channel)",
         "stack to (3, T, H, W) and batch",
     ]
+    flow = flow_settings(meta)
+    if flow is not None:
+        steps += [
+            f"optical flow of the cropped uint8 frames (card: flow): OpenCV DIS, preset "
+            f"{flow.preset}, on grey frames, frame t to t + 1 (the last frame repeats the "
+            f"previous flow), rounded to {flow.storage_dtype}, divided by {flow.scale}; stack to "
+            "(2, T, H, W) and batch",
+            "inputs: rgb = the normalised RGB clip, flow = its flow (card: inputs)",
+        ]
+    return steps
 
 
 def pathway_alpha(meta: dict[str, Any]) -> int | None:
     """The Fast / Slow frame-rate ratio of a two-pathway (SlowFast) classifier, else None."""
-    data_cfg = (meta.get("config") or {}).get("data") or {}
+    data_cfg = _data_cfg(meta)
     alpha = meta["input"].get("slowfast_alpha", data_cfg.get("slowfast_alpha"))
     return int(alpha) if alpha else None
 
 
-#: Networks whose input carries more than RGB (the two-stream model's precomputed flow channels):
-#: the card's RGB preprocessing cannot describe it, so the export stage refuses them by name.
-NOT_EXPORTABLE_NETS = {"vidlab.models.two_stream.TwoStream": "RGB + precomputed optical flow"}
+#: Networks that take RGB + optical flow stacked along the channels (the two-stream network): a
+#: checkpoint of one must record its training data's flow settings.
+FLOW_NETS = ("vidlab.models.two_stream.TwoStream",)
+RGB_CHANNELS, FLOW_CHANNELS = 3, 2
+
+
+def flow_settings(meta: dict[str, Any]) -> ClipFlow | None:
+    """How the checkpoint's training data computed the flow channels of its clips (the data
+    config's ``flow_preset`` and ``flow_scale``, `vidlab.data.datamodules.synthetic_flow`), or None
+    for RGB-only data."""
+    data_cfg = _data_cfg(meta)
+    if data_cfg.get("flow_preset") is None:
+        return None
+    return ClipFlow(str(data_cfg["flow_preset"]), float(data_cfg.get("flow_scale") or 1.0))
 
 
 def classifier_inputs(meta: dict[str, Any]) -> list[InputSpec]:
-    """The graph inputs of a classifier checkpoint: ``video``, or SlowFast's ``slow``, ``fast``.
+    """The graph inputs of a classifier checkpoint: ``video``, SlowFast's ``slow`` and ``fast``, or
+    a two-stream network's ``rgb`` and ``flow``.
 
     Raises:
-        UserError: the network takes an input the bundle format cannot describe yet.
+        UserError: a network that takes flow without the flow settings in its checkpoint, or flow
+            with SlowFast pathways.
     """
     net = (((meta.get("config") or {}).get("model") or {}).get("net") or {}).get("_target_")
-    if net in NOT_EXPORTABLE_NETS:
+    num_frames = int(meta["input"]["num_frames"])
+    flow = flow_settings(meta)
+    if flow is None and net in FLOW_NETS:
         raise UserError(
-            f"{net} takes {NOT_EXPORTABLE_NETS[net]} in one tensor; its export (a card describing "
-            "the flow input, flow computed at inference) is not supported yet"
+            f"{net} takes RGB + optical flow, but the checkpoint's data config "
+            f"({_data_cfg(meta).get('_target_')}) records no flow settings (flow_preset, "
+            "flow_scale) to compute the flow with at inference; expected a checkpoint trained on "
+            "flow data (data=synthetic_actions_flow)"
         )
-    return clip_input_specs(int(meta["input"]["num_frames"]), pathway_alpha(meta))
+    if flow is None:
+        return clip_input_specs(num_frames, pathway_alpha(meta))
+    if pathway_alpha(meta):
+        raise UserError(
+            f"{net}: a checkpoint with both SlowFast pathways and a flow input; expected one of them"
+        )
+    return flow_input_specs(num_frames, RGB_CHANNELS, FLOW_CHANNELS)
 
 
 def _classifier_extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
     s = _clip_spec(meta)
     span = s["num_frames"] * s["frame_stride"]
+    flow = flow_settings(meta)
     return {
-        "inputs": [spec.card(3, s["crop_size"]) for spec in classifier_inputs(meta)],
+        "inputs": [spec.card(RGB_CHANNELS, s["crop_size"]) for spec in classifier_inputs(meta)],
+        **({"flow": flow.card()} if flow is not None else {}),
         "class_names": list(meta["class_names"]),
         "sampling": {
             "num_frames": s["num_frames"],
@@ -193,15 +241,17 @@ def _classifier_extra(meta: dict[str, Any], options: dict[str, Any]) -> dict[str
 
 
 def _bind_classifier(family: Family, net: nn.Module, meta: dict[str, Any]) -> Family:
-    """The classifier family for one checkpoint: a multi-pathway network is exported with one
-    graph input per pathway (`PathwayInputs`), each described on the card."""
+    """The classifier family for one checkpoint: a multi-input network is exported with one graph
+    input per pathway (`PathwayInputs`) or per stream of its stacked clip (`ChannelInputs`: RGB and
+    flow), each described on the card."""
     specs = classifier_inputs(meta)
     if len(specs) == 1:
         return replace(family, bind=None)
+    wrapper = ChannelInputs if specs[0].channels is not None else PathwayInputs
     return replace(
         family,
         input_names=tuple(spec.name for spec in specs),
-        wrap=lambda n: PathwayInputs(make_exportable(n)),
+        wrap=lambda n: wrapper(make_exportable(n)),
         bind=None,
     )
 

@@ -4,7 +4,10 @@ Windows of ``num_frames`` frames, ``frame_stride`` apart, start every ``window_s
 frames (all from the bundle's card); each is resized, centre-cropped and normalised as the card
 says, the model scores every window, and the per-window softmax probabilities are averaged.
 A model with several inputs (SlowFast's ``slow`` and ``fast`` pathways) gets each built from the
-window's frames as the card's ``inputs`` list says (every ``temporal_stride``-th frame).
+window's frames as the card's ``inputs`` list says (every ``temporal_stride``-th frame). A model of
+RGB + optical flow (the two-stream network: inputs ``rgb`` and ``flow``) gets the flow of each
+window computed from its resized, cropped uint8 frames with the card's ``flow`` settings, which are
+those its training data used (`vidlab.data.transforms.flow.ClipFlow`, the same code).
 
 The video streams through (`stream_windows`): frames are decoded one at a time in presentation
 order (`vidlab.data.io.stream`), only those some window uses are converted and preprocessed, and a
@@ -25,6 +28,7 @@ import numpy as np
 import torch
 
 from vidlab.data.io import VideoDecodeError
+from vidlab.data.transforms.flow import ClipFlow
 from vidlab.data.transforms.video import VideoEvalTransform
 from vidlab.errors import UserError, report_user_errors
 from vidlab.export.bundle import CARD_NAME
@@ -94,7 +98,9 @@ class WindowAssembler:
         )
         self.mean = torch.tensor(spec["mean"], dtype=torch.float32).view(3, 1, 1, 1)
         self.std = torch.tensor(spec["std"], dtype=torch.float32).view(3, 1, 1, 1)
-        self.crops: dict[int, torch.Tensor] = {}  # preprocessed frames still needed, by index
+        self.flow = ClipFlow.from_card(card["flow"]) if card.get("flow") else None
+        self._dis = self.flow.estimator() if self.flow is not None else None
+        self.crops: dict[int, torch.Tensor] = {}  # resized, cropped uint8 frames still needed
         self.last = -1  # index of the last frame pushed
         self.windows = 0
 
@@ -109,15 +115,15 @@ class WindowAssembler:
 
     def push(self, index: int, image: np.ndarray | None) -> tuple[int, torch.Tensor] | None:
         """Add frame `index` ((H, W, 3) uint8, or None when `needs(index)` is false); returns the
-        window it completes, as (start, normalised (3, T, crop, crop) clip), or None."""
+        window it completes, as (start, normalised (C, T, crop, crop) clip), or None (C = 3, or
+        3 + 2 with the flow channels when the card has a ``flow`` section)."""
         if index != self.last + 1:
             raise ValueError(
                 f"frame {index} pushed after frame {self.last}; expected {self.last + 1}"
             )
         self.last = index
         if image is not None:
-            clip = self.transform(torch.from_numpy(image)[None])  # (1, 3, crop, crop) uint8
-            self.crops[index] = clip[0].float() / UINT8_MAX
+            self.crops[index] = self.transform(torch.from_numpy(image)[None])[0]  # (3, crop, crop)
         start = index - self.span + 1
         if start < 0 or start % self.window_stride:
             return None
@@ -135,8 +141,13 @@ class WindowAssembler:
     def _clip(self, start: int) -> torch.Tensor:
         self.windows += 1
         indices = [min(start + k * self.frame_stride, self.last) for k in range(self.num_frames)]
-        clip = torch.stack([self.crops[i] for i in indices], dim=1)  # (3, T, crop, crop)
-        return (clip - self.mean) / self.std
+        cropped = torch.stack([self.crops[i] for i in indices])  # (T, 3, crop, crop) uint8
+        clip = cropped.permute(1, 0, 2, 3).float() / UINT8_MAX  # (3, T, crop, crop)
+        clip = (clip - self.mean) / self.std
+        if self.flow is not None:  # (2, T, crop, crop) after the RGB channels
+            motion = self.flow.channels(cropped.permute(0, 2, 3, 1).numpy(), self._dis)
+            clip = torch.cat([clip, torch.from_numpy(motion)])
+        return clip
 
 
 def stream_windows(
@@ -148,7 +159,8 @@ def stream_windows(
     The windows are those of `window_starts` over the decoded frame count.
 
     Yields:
-        starts (B,) int64 and clips float32 (B, 3, T, crop, crop), normalised.
+        starts (B,) int64 and clips float32 (B, C, T, crop, crop), normalised (C: see
+        `WindowAssembler.push`).
 
     Raises:
         VideoDecodeError: the file is missing or cannot be decoded.
@@ -190,7 +202,7 @@ def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.nda
     """Every sliding window of `video_path` at once (see `stream_windows`; a short video's).
 
     Returns:
-        starts (W,) and clips float32 (W, 3, T, crop, crop), normalised.
+        starts (W,) and clips float32 (W, C, T, crop, crop), normalised.
     """
     parts = list(stream_windows(card, video_path))
     return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -242,6 +254,7 @@ def check_card(card: dict, path: Path) -> None:
                 f"{spec['num_frames']}-frame clip; expected num_frames x temporal_stride = "
                 f"input.num_frames (the inputs that export.py writes)"
             )
+    _check_flow(card, path)
     if int(sampling["num_frames"]) != int(spec["num_frames"]):
         raise UserError(
             f"{path}: sampling.num_frames={sampling['num_frames']} but input."
@@ -249,9 +262,30 @@ def check_card(card: dict, path: Path) -> None:
         )
 
 
+def _check_flow(card: dict, path: Path) -> None:
+    """A card whose inputs take flow must say how to compute it, in a way this code knows."""
+    takes_flow = any(
+        isinstance(e, dict) and e.get("source") == "flow" for e in card.get("inputs") or []
+    )
+    if takes_flow and not isinstance(card.get("flow"), dict):
+        raise UserError(
+            f"{path}: an input takes optical flow but the card has no flow section; expected the "
+            "flow settings that export.py writes (method, preset, scale)"
+        )
+    if isinstance(card.get("flow"), dict):
+        try:
+            ClipFlow.from_card(card["flow"])
+        except (KeyError, TypeError, ValueError) as err:
+            raise UserError(
+                f"{path}: flow = {card['flow']} cannot be computed here ({err}); expected the "
+                "flow section that export.py writes"
+            ) from err
+
+
 def model_inputs(card: dict, clips: np.ndarray) -> Batch:
-    """The model's inputs from (W, 3, T, H, W) window clips: the clips themselves, or one array per
-    entry of the card's ``inputs`` (SlowFast: every alpha-th frame for ``slow``, all for ``fast``).
+    """The model's inputs from (W, C, T, H, W) window clips: the clips themselves, or one array per
+    entry of the card's ``inputs`` (SlowFast: every alpha-th frame for ``slow``, all for ``fast``;
+    two-stream: RGB channels for ``rgb``, flow channels for ``flow``).
     """
     specs = card.get("inputs") or [{"temporal_stride": 1}]
     return split_clip(clips, specs)

@@ -18,9 +18,9 @@ and ``metrics.json``; and raises `ParityError` (non-zero exit) if any artifact w
 The stage reads no config and builds no datamodule: the caller supplies the parity inputs
 (`ExportInputs`), so it serves ``export.py`` and benchmarks alike.
 
-A model may take several inputs (SlowFast's ``slow`` and ``fast`` pathways): its samples are then a
-tuple of one tensor per graph input (`vidlab.export.inputs`), the family names the inputs, and
-every step above handles them alike.
+A model may take several inputs (SlowFast's ``slow`` and ``fast`` pathways, a two-stream network's
+``rgb`` and ``flow``): its samples are then a tuple of one tensor per graph input
+(`vidlab.export.inputs`), the family names the inputs, and every step above handles them alike.
 """
 
 from __future__ import annotations

@@ -14,6 +14,8 @@
 The backbone is torchvision's ResNet, whose module names (``conv1``, ``bn1``, ``layer1`` ..
 ``layer4``, ``fc``) are kept, so ImageNet torchvision state dicts load unchanged (the shift wraps
 ``conv1`` of each bottleneck as ``conv1.conv``; `vidlab.models.weights` maps the plain names).
+mmaction2's TSN / TSM checkpoints (ResNet / ResNetTSM + TSNHead / TSMHead) are renamed onto
+these names by `remap_mmaction2_tsn`.
 
 Input (B, 3, T, H, W) with T = the number of segments; every frame is run as a 2D image.
 """
@@ -21,6 +23,7 @@ Input (B, 3, T, H, W) with T = the number of segments; every frame is run as a 2
 from __future__ import annotations
 
 import enum
+import re
 
 import torch
 from torch import nn
@@ -165,6 +168,60 @@ class TSN(VideoBackbone):
     def reset_classifier(self, num_classes: int) -> None:
         self.fc = classifier(self.num_features, num_classes)
         self.num_classes = num_classes
+
+
+# mmaction2's 2D ResNet (ResNet, ResNetTSM) wraps every convolution with its BatchNorm in a
+# ConvModule: backbone.conv1.{conv,bn}.*, backbone.layerK.I.convJ.{conv,bn}.*,
+# backbone.layerK.I.downsample.{conv,bn}.*; the heads (TSNHead, TSMHead) are cls_head.fc_cls.*.
+# ResNetTSM's shift (shift_place="blockres") wraps conv1 of every block in a module holding it as
+# `net`: around the convolution in mmaction2 1.x (conv1.conv.net.*), around the whole ConvModule in
+# 0.x (conv1.net.conv.*, conv1.net.bn.*).
+MMACTION_TSN_STEM = re.compile(r"^backbone\.conv1\.(conv|bn)\.(?:net\.)?([^.]+)$")
+MMACTION_TSN_BLOCK = re.compile(
+    r"^backbone\.(layer\d\.\d+)\.conv(\d)\.(?:net\.)?(conv|bn)\.(?:net\.)?([^.]+)$"
+)
+MMACTION_TSN_DOWNSAMPLE = re.compile(r"^backbone\.(layer\d\.\d+)\.downsample\.(conv|bn)\.([^.]+)$")
+# mmaction2 TSN with a torchvision / timm backbone (backbone.type="torchvision.resnet50"): the
+# backbone keeps torchvision's names under backbone.
+TORCHVISION_IN_MMACTION = re.compile(
+    r"^backbone\.((?:conv1|bn1|layer\d\.\d+\.(?:conv\d|bn\d|downsample\.[01]))\.[^.]+)$"
+)
+MMACTION_HEAD = "cls_head.fc_cls."
+# torchvision keeps the shortcut as downsample = Sequential(conv, bn).
+DOWNSAMPLE_INDEX = {"conv": "0", "bn": "1"}
+
+
+def is_mmaction2_tsn(state: dict[str, torch.Tensor]) -> bool:
+    """mmaction2's TSN / TSM layout: a 2D stem convolution under ``backbone.conv1`` (mmaction2's
+    I3D has the same names around a 3D one)."""
+    stem = state.get("backbone.conv1.conv.weight", state.get("backbone.conv1.weight"))
+    return stem is not None and stem.ndim == 4
+
+
+def remap_mmaction2_tsn(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """mmaction2 TSN / TSM names -> `TSN`'s (torchvision ResNet names: the shift-wrapped
+    ``conv1.conv`` of TSM is reached by `vidlab.models.weights.fit_shifted_names`).
+
+    Keys with no counterpart keep their mmaction2 name, so that loading reports them unexpected
+    (a non-local block, shift_place="block", an auxiliary head).
+    """
+    out = {}
+    for name, value in state.items():
+        if match := MMACTION_TSN_STEM.match(name):
+            unit, rest = match.groups()
+            name = f"{unit}1.{rest}"
+        elif match := MMACTION_TSN_BLOCK.match(name):
+            block, index, unit, rest = match.groups()
+            name = f"{block}.{unit}{index}.{rest}"
+        elif match := MMACTION_TSN_DOWNSAMPLE.match(name):
+            block, unit, rest = match.groups()
+            name = f"{block}.downsample.{DOWNSAMPLE_INDEX[unit]}.{rest}"
+        elif match := TORCHVISION_IN_MMACTION.match(name):
+            name = match.group(1)
+        elif name.startswith(MMACTION_HEAD):
+            name = "fc." + name[len(MMACTION_HEAD) :]
+        out[name] = value
+    return out
 
 
 def create_tsn(

@@ -23,6 +23,9 @@ Supported sources (nothing is downloaded; pass a file you have):
 - mmaction2 C3D checkpoints (``backbone.conv1a.conv.*``), remapped onto `vidlab.models.c3d`.
 - torchvision ImageNet ResNet state dicts for TSN and TSM (TSM's shift wraps each residual
   branch's ``conv1`` as ``conv1.conv``; the plain names are mapped onto it).
+- mmaction2 TSN / TSM checkpoints (``backbone.layerK.I.convJ.conv.*``, TSM's shift as
+  ``conv1.conv.net.*`` (1.x) or ``conv1.net.conv.*`` (0.x), ``cls_head.fc_cls.*``; or a
+  torchvision backbone under ``backbone.``), remapped by `vidlab.models.tsn.remap_mmaction2_tsn`.
 
 Not supported: PySlowFast's Caffe2 ``.pkl`` files.
 
@@ -370,9 +373,11 @@ def load_pretrained(model: nn.Module, path: str | Path) -> LoadReport:
     if "meta" in ckpt and "state_dict" in ckpt:
         ckpt = read_mmaction2_checkpoint(path)
     state = extract_state_dict(ckpt)
-    from vidlab.models import c3d, swin3d
+    from vidlab.models import c3d, swin3d, tsn
 
-    if is_mmaction2_resnet3d(state):
+    if tsn.is_mmaction2_tsn(state):  # before I3D: the same block names around 2D convolutions
+        state = tsn.remap_mmaction2_tsn(state)
+    elif is_mmaction2_resnet3d(state):
         state = remap_mmaction2_resnet3d(state, model)
     elif is_pyslowfast(state):
         state = remap_pyslowfast(state, model)

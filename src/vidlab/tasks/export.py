@@ -22,8 +22,9 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from vidlab.checkpoint import CLASSIFIER, DETECTOR, EMBEDDING
+from vidlab.errors import UserError
 from vidlab.export.families import Family, classifier_inputs
-from vidlab.export.inputs import InputSpec
+from vidlab.export.inputs import InputSpec, split_clip
 from vidlab.export.stage import ExportInputs, Gate, export_checkpoint
 
 log = logging.getLogger(__name__)
@@ -119,11 +120,24 @@ def detection_frames(
 def pathways(
     clips: torch.Tensor | tuple[torch.Tensor, ...] | None, specs: list[InputSpec]
 ) -> torch.Tensor | tuple[torch.Tensor, ...] | None:
-    """Clips as the model's inputs: a multi-input model's (SlowFast's pathways) are built from
-    whole clips when the data config did not pack them (``data.slowfast_alpha`` unset)."""
+    """Clips as the model's inputs: a multi-input model's (SlowFast's pathways, a two-stream
+    network's RGB and flow channels) are built from whole clips when the data config did not pack
+    them (``data.slowfast_alpha`` unset).
+
+    Raises:
+        UserError: the data gives clips without the channels the model takes (RGB-only data for a
+            model of RGB + flow).
+    """
     if clips is None or isinstance(clips, tuple) or len(specs) == 1:
         return clips
-    return tuple(clips[:, :, :: s.temporal_stride].contiguous() for s in specs)
+    try:
+        return split_clip(clips, specs)
+    except ValueError as err:
+        raise UserError(
+            f"export data: {err}; the checkpoint's model takes "
+            f"{[(s.name, s.source) for s in specs]}: pass the data config it was trained with "
+            "(data=synthetic_actions_flow for RGB + flow)"
+        ) from err
 
 
 def make_inputs_fn(cfg: DictConfig, options: dict[str, Any]):

@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 from vidlab.errors import UserError
 from vidlab.evaluation.localization import SegmentTable
 from vidlab.evaluation.localization.io import read_ground_truth, read_results, write_results
-from vidlab.export.bundle import CARD_NAME
+from vidlab.export.bundle import CARD_NAME, require_single_input
 from vidlab.export.runtime import load_bundle
 from vidlab.localization.plots import save_timeline
 from vidlab.localization.segments import SegmentOptions, to_results, window_segments
@@ -105,6 +105,7 @@ def run(cfg: DictConfig) -> dict[str, Any]:
     card_path = Path(cfg.classifier) / CARD_NAME
     if bundle.family != "classifier":
         raise UserError(f"{card_path}: a {bundle.family} bundle; localize needs a classifier")
+    require_single_input(bundle.card, card_path, "localize")
     class_names = list(bundle.card.get("class_names") or [])
     background = class_names.index(BACKGROUND) if BACKGROUND in class_names else None
     if background is None:

@@ -166,8 +166,10 @@ def build_embedder(spec: str | None, *, batch_size: int = 32) -> FrameEmbedder:
         card = read_card(path)
         family = str(card.get("family", "classifier"))
         if family == "classifier":
+            from vidlab.export.bundle import require_single_input
             from vidlab.export.runtime import load_bundle
 
+            require_single_input(card, path / "card.json", "the classifier embedder")
             bundle = load_bundle(path)
             spec_ = _classifier_spec(card["input"], str(path / "card.json"))
             return ClassifierEmbedder(bundle.predict, **spec_, name=f"classifier logits {path}")

@@ -7,6 +7,8 @@ two-stream model (`vidlab.models.two_stream`) splits. The flow is computed once 
 OpenCV's DIS (Kroeger et al., ECCV 2016) on grey frames and cached beside the clips as
 ``<split>_flow_<preset>_<clip cache key>.npy`` (float16), so it is read, not recomputed, by later runs, as
 precomputed flow for real videos is read from ``task=flow`` output (`vidlab.data.io.flow_store`).
+The flow of one clip is `vidlab.data.transforms.flow.ClipFlow`'s, which export bundles also use to
+rebuild the flow input from decoded frames at inference.
 """
 
 from __future__ import annotations
@@ -15,30 +17,15 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from tqdm import tqdm
 
 from vidlab.data.datamodules.synthetic import SPLITS, ClipArrayDataset, SyntheticActionDataModule
 from vidlab.data.synthetic.actions import load_or_generate
+from vidlab.data.transforms.flow import DIS_PRESETS, ClipFlow
 
 log = logging.getLogger(__name__)
-
-DIS_PRESETS = {
-    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
-
-
-def clip_flow(clip: np.ndarray, dis: Any) -> np.ndarray:
-    """(T, H, W, 3) uint8 RGB -> (T, H, W, 2) float32 flow from each frame to the next (the last
-    frame repeats the previous flow)."""
-    grey = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in clip]
-    flows = [dis.calc(grey[t], grey[t + 1], None) for t in range(len(grey) - 1)]
-    flows.append(flows[-1] if flows else np.zeros((*grey[0].shape, 2), np.float32))
-    return np.stack(flows)
 
 
 def load_or_compute_flow(
@@ -52,10 +39,11 @@ def load_or_compute_flow(
         log.info("%s is for other clips (%s); recomputing", cache, flow.shape)
     if preset not in DIS_PRESETS:
         raise ValueError(f"flow_preset={preset!r}: expected one of {sorted(DIS_PRESETS)}")
-    dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
-    flow = np.zeros((*videos.shape[:4], 2), np.float16)
+    spec = ClipFlow(preset)
+    dis = spec.estimator()
+    flow = np.zeros((*videos.shape[:4], 2), spec.storage_dtype)
     for i in tqdm(range(len(videos)), desc=desc, unit="clip"):
-        flow[i] = clip_flow(np.asarray(videos[i]), dis)
+        flow[i] = spec.stored(np.asarray(videos[i]), dis)
     if cache is not None:
         cache.parent.mkdir(parents=True, exist_ok=True)
         tmp = cache.with_suffix(".tmp.npy")
