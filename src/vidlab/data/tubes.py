@@ -7,7 +7,9 @@ track's frames with it.
 
 The crop window is a square centred on the box, of side ``max(w, h) * (1 + 2 * margin)`` (the
 context margin on each side of the longer box side), so a person who falls (a tall box becoming a
-wide one) keeps its scale in the tube. Pixels outside the image repeat the border.
+wide one) keeps its scale in the tube. Pixels outside the image are a flat grey (`FILL`): a
+person entering at the frame's edge stays a person cut by a flat border (repeating the border
+would smear their colours sideways, like a lying body).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import numpy as np
 
 #: Context margin on each side, as a fraction of the box's longer side.
 DEFAULT_MARGIN = 0.25
+#: Value of the pixels outside the image.
+FILL = 128
 
 
 def tube_windows(xyxy: np.ndarray, margin: float = DEFAULT_MARGIN) -> np.ndarray:
@@ -41,7 +45,8 @@ def crop_tube(
     margin: float = DEFAULT_MARGIN,
     offset: tuple[float, float] = (0.0, 0.0),
 ) -> np.ndarray:
-    """The (size, size, 3) crop of one box's tube window from `image` (bilinear, border repeated).
+    """The (size, size, 3) crop of one box's tube window from `image` (area resampling; outside
+    the image: `FILL`).
 
     Args:
         image: (H, W, 3) uint8 frame.
@@ -58,12 +63,12 @@ def crop_tube(
     h, w = image.shape[:2]
     ix0, iy0 = int(np.floor(x0)), int(np.floor(y0))
     ix1, iy1 = max(int(np.ceil(x0 + side)), ix0 + 1), max(int(np.ceil(y0 + side)), iy0 + 1)
-    # the part inside the image, then the rest repeats the border
+    # the part inside the image, then flat grey for the rest
     cx0, cy0 = min(max(ix0, 0), w - 1), min(max(iy0, 0), h - 1)
     cx1, cy1 = max(min(ix1, w), cx0 + 1), max(min(iy1, h), cy0 + 1)
     patch = image[cy0:cy1, cx0:cx1]
     pads = (max(cy0 - iy0, 0), max(iy1 - cy1, 0), max(cx0 - ix0, 0), max(ix1 - cx1, 0))
     if any(pads):
-        patch = cv2.copyMakeBorder(patch, *pads, cv2.BORDER_REPLICATE)
+        patch = cv2.copyMakeBorder(patch, *pads, cv2.BORDER_CONSTANT, value=(FILL,) * 3)
     interp = cv2.INTER_AREA if patch.shape[0] >= size else cv2.INTER_LINEAR
     return cv2.resize(patch, (size, size), interpolation=interp)

@@ -24,6 +24,7 @@ class SyntheticTrackletDataModule(SplitLoaders, pl.LightningDataModule):
         margin: context margin of the crop (`vidlab.data.tubes`).
         box_jitter: track box noise, as a fraction of the person's height.
         passer_prob: probability of a passer-by in the crop.
+        jpeg_quality: JPEG quality of the frames before cropping (None: none).
         train_size / val_size / test_size: tubes per split (labels balanced).
         seed: generation seed.
         batch_size, num_workers, shuffle_seed: loaders (see `SyntheticActionDataModule`).
@@ -42,6 +43,7 @@ class SyntheticTrackletDataModule(SplitLoaders, pl.LightningDataModule):
         margin: float = 0.25,
         box_jitter: float = 0.02,
         passer_prob: float = 0.3,
+        jpeg_quality: int | None = 85,
         train_size: int = 3000,
         val_size: int = 500,
         test_size: int = 500,
@@ -63,6 +65,7 @@ class SyntheticTrackletDataModule(SplitLoaders, pl.LightningDataModule):
             margin=margin,
             box_jitter=box_jitter,
             passer_prob=passer_prob,
+            jpeg_quality=jpeg_quality,
             seed=seed,
         )
         if num_classes is not None and num_classes != len(CLASSES):

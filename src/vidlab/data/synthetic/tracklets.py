@@ -14,8 +14,8 @@ runtime cuts from a scripted scene with actions. The classes (`CLASSES`):
 - ``wave``: standing, one arm raised and waving at 1.5 to 2.5 Hz;
 - ``fall``: a walking or standing person falling sideways within the tube, or lying after a fall.
 
-Appearance (colours, shirt pattern, body width, depth, position, heading, a passer-by in the
-crop, the background) is drawn independently of the class, and the box the crop follows gets a
+Appearance (colours, shirt pattern, body width, depth, position (a quarter of the tubes at the
+frame's left or right edge, partly out of view), heading, a passer-by in the crop, the background) is drawn independently of the class, and the box the crop follows gets a
 little jitter (a tracker's box). Clips are deterministic in ``(seed, split, index)`` and cached as
 one uint8 RGB array per split, shaped (N, T, H, W, 3).
 """
@@ -46,11 +46,14 @@ log = logging.getLogger(__name__)
 
 CLASSES: tuple[str, ...] = ("walk", "run", "stand", "wave", "fall")
 SPLIT_OFFSETS: dict[str, int] = {"train": 0, "val": 1, "test": 2}
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 FRAME_SIZE = (960, 540)  # the scripted scene's frame (width, height)
 _WALK_MPS, _RUN_MPS = (0.9, 1.8), (3.5, 5.5)
 _FALL_S = (0.6, 1.0)
 _WAVE_HZ = (1.5, 2.5)
+EDGE_PROB = 0.25  # tubes of a person at the frame's left or right edge
+MIN_VISIBLE = 0.3  # smallest fraction of the person's box width in the frame
+_TRIES = 20
 _NEVER = 1e9  # a time after every tube (a fallen person who does not get up)
 
 
@@ -66,6 +69,8 @@ class TrackletActionSpec:
         margin: context margin of the crop (see `vidlab.data.tubes.tube_windows`).
         box_jitter: std of the track box's edges, as a fraction of the person's height.
         passer_prob: probability of a second person walking through the crop.
+        jpeg_quality: frames go through JPEG at this quality before cropping, as a scene's
+            rendered ``img1/`` frames do (None: no compression).
         seed: base seed; clip ``i`` of split ``s`` comes from ``(seed, s, i)``.
     """
 
@@ -76,6 +81,7 @@ class TrackletActionSpec:
     margin: float = DEFAULT_MARGIN
     box_jitter: float = 0.02
     passer_prob: float = 0.3
+    jpeg_quality: int | None = 85
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -186,17 +192,26 @@ def render_tube(spec: TrackletActionSpec, label: int, rng: np.random.Generator) 
     """One tube of class ``CLASSES[label]``: (T, size, size, 3) uint8 RGB."""
     i2g, g2i = _homographies()
     times = np.arange(spec.num_frames) * spec.frame_stride / spec.frame_rate
-    y = float(rng.uniform(1.5, 21.0))
-    lo, hi = _view_x(i2g, g2i, y)
-    start = np.array([float(rng.uniform(lo + 0.3, hi - 0.3)), y])
-    actors = [_actor(CLASSES[label], rng, times, start)]
+    for _ in range(_TRIES):  # a person at least MIN_VISIBLE in view in every frame
+        y = float(rng.uniform(1.5, 21.0))
+        lo, hi = _view_x(i2g, g2i, y)
+        if rng.random() < EDGE_PROB:  # entering or leaving: partly out of the frame
+            x = (lo if rng.random() < 0.5 else hi) + float(rng.uniform(-0.6, 0.6))
+        else:
+            x = float(rng.uniform(lo + 0.3, hi - 0.3))
+        start = np.array([x, y])
+        actors = [_actor(CLASSES[label], rng, times, start)]
+        box = _figure(actors[0], g2i)[2]
+        inside = np.minimum(box[:, 0] + box[:, 2], FRAME_SIZE[0]) - np.maximum(box[:, 0], 0)
+        if (inside / box[:, 2]).min() >= MIN_VISIBLE:
+            break
     if rng.random() < spec.passer_prob:
         actors.append(_passer(rng, times, start))
     figures = [_figure(a, g2i) for a in actors]
     tlwh = figures[0][2]
     jitter = rng.normal(0, spec.box_jitter, size=tlwh.shape) * figures[0][1][:, :1]
     xyxy = np.column_stack([tlwh[:, :2], tlwh[:, :2] + tlwh[:, 2:]]) + jitter
-    # the part of the frame the crops see (beyond the frame's edges the crop repeats the border)
+    # the part of the frame the crops see (beyond the frame's edges the crop is flat grey)
     win = tube_windows(xyxy, spec.margin)
     x0 = int(np.clip(np.floor(win[:, 0].min()) - 2, 0, FRAME_SIZE[0] - 2))
     y0 = int(np.clip(np.floor(win[:, 1].min()) - 2, 0, FRAME_SIZE[1] - 2))
@@ -212,6 +227,9 @@ def render_tube(spec: TrackletActionSpec, label: int, rng: np.random.Generator) 
             foot, size, _ = figures[i]
             draw_posed_person(canvas, foot[k], size[k, 0], size[k, 1], looks[i],
                               actors[i].poses[k], offset=(x0, y0))  # fmt: skip
+        if spec.jpeg_quality is not None:
+            ok, buf = cv2.imencode(".jpg", canvas, [cv2.IMWRITE_JPEG_QUALITY, spec.jpeg_quality])
+            canvas = cv2.imdecode(buf, cv2.IMREAD_COLOR)
         crop = crop_tube(canvas, xyxy[k], spec.size, spec.margin, offset=(x0, y0))
         out[k] = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB)
     return out
