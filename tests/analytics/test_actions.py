@@ -61,7 +61,8 @@ def test_an_action_becomes_one_event_dated_at_its_start():
     (e,) = during
     assert (e.type, e.label, e.track_id, e.camera) == ("action", "fall", 7, "cam")
     assert e.t_start == pytest.approx(30 / FPS, abs=0.1) and e.frame_start <= e.frame_end
-    assert e.t_end == pytest.approx(60 / FPS, abs=0.2) and 0.5 < e.confidence <= 1.0
+    # the end lags by the smoothing (the last tubes averaged still hold the motion)
+    assert 60 / FPS <= e.t_end <= 60 / FPS + 0.3 and 0.5 < e.confidence <= 1.0
     assert analyzer.classified > 0
 
 
