@@ -11,6 +11,8 @@ after ``confirm`` consecutive classifications agree (hysteresis). An action of a
 ``labels`` becomes one event when it ends (the label changes, the track is forgotten, or the
 stream closes): ``t_start`` is the middle of the first tube that voted for it, ``t_end`` the last
 crop of the last tube that did, ``confidence`` the mean probability of the label over its tubes.
+Actions shorter than ``min_duration_s`` (``t_end - t_start``) are dropped: a burst of a few tubes
+(an occlusion, two people crossing) is not a fall or a run.
 
 Memory is bounded: ``max_tracks`` rings per stream (`vidlab.analytics.state.TrackSlots`: rows of
 tracks unseen for ``forget_after_s`` are freed, and the longest-unseen track's row is recycled when
@@ -28,7 +30,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -168,6 +169,7 @@ class ActionAnalyzer:
         smooth: probability vectors averaged per track.
         confirm: consecutive agreeing classifications that start or end an action.
         min_prob: smallest mean probability of a label to count.
+        min_duration_s: actions shorter than this (end minus start, stream seconds) are dropped.
         max_tracks: tracks remembered per stream.
         forget_after_s: a track unseen this long is forgotten (its open action is emitted).
         threads: CPU threads of the classifier's runtime.
@@ -186,6 +188,7 @@ class ActionAnalyzer:
         smooth: int = 3,
         confirm: int = 4,
         min_prob: float = 0.5,
+        min_duration_s: float = 0.0,
         max_tracks: int = 64,
         forget_after_s: float = 2.0,
         threads: int | None = None,
@@ -214,10 +217,11 @@ class ActionAnalyzer:
             )
         self.emit = np.array([n in wanted for n in names])
         self.every, self.smooth, self.confirm = int(every), int(smooth), int(confirm)
-        self.min_prob = float(min_prob)
+        self.min_prob, self.min_duration_s = float(min_prob), float(min_duration_s)
         self.max_tracks, self.forget_after_s = int(max_tracks), float(forget_after_s)
         self.streams: dict[str, _Stream] = {}
         self.classified = 0  # tubes scored
+        self.dropped = 0  # actions shorter than min_duration_s
 
     # ----------------------------------------------------------------------------- state
 
@@ -258,6 +262,11 @@ class ActionAnalyzer:
             if label == _NONE:
                 continue
             total, n = s.conf[row]
+            s.current[row] = _NONE
+            s.conf[row] = 0.0
+            if s.last[row, 0] - s.start[row, 0] < self.min_duration_s:
+                self.dropped += 1
+                continue
             s.pending.append(
                 Event(
                     type="action",
@@ -273,8 +282,6 @@ class ActionAnalyzer:
                     extra={"tubes": int(n)},
                 )
             )
-            s.current[row] = _NONE
-            s.conf[row] = 0.0
 
     # ----------------------------------------------------------------------------- update
 
@@ -377,20 +384,3 @@ class ActionAnalyzer:
             out += s.pending
             s.pending = []
         return out
-
-
-def describe(analyzer: ActionAnalyzer) -> dict[str, Any]:
-    """What the analytic runs with (for reports)."""
-    c = analyzer.classifier
-    return {
-        "source": c.source,
-        "classes": list(c.class_names),
-        "labels": [n for n, e in zip(c.class_names, analyzer.emit, strict=True) if e],
-        "tube": {"frames": c.num_frames, "stride": c.frame_stride, "size": c.size,
-                 "margin": c.margin},
-        "every": analyzer.every,
-        "smooth": analyzer.smooth,
-        "confirm": analyzer.confirm,
-        "min_prob": analyzer.min_prob,
-        "tubes_classified": analyzer.classified,
-    }  # fmt: skip
