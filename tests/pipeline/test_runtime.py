@@ -217,3 +217,29 @@ def test_trackers_that_use_images_get_full_size_frames():
     assert source.target == DecodeTarget(need_image=True, max_size=None)  # CMC in source pixels
     results = list(pipe)
     assert len(results) == 3 and all(r.frame.image is None for r in results)  # released after
+
+
+class ImageShapes:
+    """An analyzer that crops: records the image size of every frame it sees."""
+
+    needs_images = True
+
+    def __init__(self):
+        self.shapes: list[tuple[int, ...] | None] = []
+
+    def update(self, result: FrameResult) -> list[Event]:
+        image = result.frame.image
+        self.shapes.append(None if image is None else image.shape)
+        return []
+
+    def close(self) -> list[Event]:
+        return []
+
+
+def test_analyzers_that_need_images_get_full_size_frames_released_after_them():
+    source, analyzer = _synthetic(4), ImageShapes()
+    pipe = Pipeline([source], OracleDetector(), _bytetrack, analyzers=[analyzer])
+    assert source.target == DecodeTarget(need_image=True, max_size=None)
+    results = list(pipe)
+    assert analyzer.shapes == [(270, 480, 3)] * 4
+    assert all(r.frame.image is None for r in results)  # released after the analyze stage

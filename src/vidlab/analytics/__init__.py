@@ -7,11 +7,13 @@ when they are loaded; `build_analyzers` turns one camera's layout into its analy
 `LayoutAnalytics` is the pipeline's analyze stage for every stream (each stream gets its camera's
 analyzers), and `run_analytics` runs analyzers over per-frame tracks without the stream runtime.
 
-Light: numpy and OpenCV only (no torch).
+Light: numpy and OpenCV only; the tracklet action analytic (`ActionAnalyzer`) loads its classifier
+(an export bundle's runtime, or torch for a checkpoint) when it is built.
 """
 
 from __future__ import annotations
 
+from vidlab.analytics.actions import ActionAnalyzer, TubeClassifier
 from vidlab.analytics.behaviour import LoiteringAnalyzer, SpeedAnalyzer, WrongWayAnalyzer
 from vidlab.analytics.builder import LayoutAnalytics, analyzers_from_config, build_analyzers
 from vidlab.analytics.heatmap import HeatmapAnalyzer
@@ -21,6 +23,7 @@ from vidlab.analytics.run import mot_track_frames, run_analytics
 from vidlab.analytics.zones import ZoneAnalyzer
 
 __all__ = [
+    "ActionAnalyzer",
     "CameraLayout",
     "HeatmapAnalyzer",
     "LayoutAnalytics",
@@ -35,4 +38,5 @@ __all__ = [
     "mot_track_frames",
     "parse_layouts",
     "run_analytics",
+    "TubeClassifier",
 ]

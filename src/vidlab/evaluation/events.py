@@ -10,6 +10,10 @@ tolerance are never matched); matched pairs are true positives, the rest false p
 misses. Track ids are not compared: a tracker's ids are not the ground truth's. Cameras are
 compared only with ``match_camera=True`` (a runtime may name a scene's stream differently).
 
+Actions are also scored per label: ``events/action/<label>/precision|recall|F1`` (e.g.
+``events/action/fall/F1``) for every action label in the truth or the predictions, beside the
+``events/action/*`` scores of all labels together.
+
 Counts: the relative error of the total number of line crossings (``counts/line_error``:
 ``|pred - true| / true``) and of zone entries (``counts/zone_error``), plus per line and direction
 in the details.
@@ -196,6 +200,14 @@ def score_events(
         metrics |= {f"events/{t}/precision": p, f"events/{t}/recall": r, f"events/{t}/F1": f1}
         if lat:
             metrics[f"events/{t}/latency_mean_s"] = float(np.mean(lat))
+    by_label = _per_label(pred, gt, matches, "action")
+    for label, s in by_label.items():
+        metrics |= {
+            f"events/action/{label}/precision": s.precision,
+            f"events/action/{label}/recall": s.recall,
+            f"events/action/{label}/F1": s.f1,
+        }
+        scores[f"action/{label}"] = s
     counts = count_errors(pred, gt)
     metrics["counts/line_error"] = counts["line_error"]
     metrics["counts/zone_error"] = counts["zone_error"]
@@ -204,6 +216,27 @@ def score_events(
         "types": {t: asdict(s) for t, s in scores.items()},
         "counts": counts,
     }
+
+
+def _per_label(pred, gt, matches, kind: str) -> dict[str, TypeScore]:
+    """Scores of one labelled type per label (the type's matches already require equal labels)."""
+    labels = sorted({e.get("label", "") for e in [*pred, *gt] if e["type"] == kind})
+    out = {}
+    for label in labels:
+        n_pred = sum(1 for e in pred if e["type"] == kind and e.get("label", "") == label)
+        n_gt = sum(1 for e in gt if e["type"] == kind and e.get("label", "") == label)
+        hits = [
+            (i, j) for i, j in matches if gt[j]["type"] == kind and gt[j].get("label", "") == label
+        ]
+        lat = [float(pred[i]["t_start"]) - float(gt[j]["t_start"]) for i, j in hits]
+        p, r = _ratio(len(hits), n_pred, 1.0), _ratio(len(hits), n_gt, 1.0)
+        out[label] = TypeScore(
+            tp=len(hits), fp=n_pred - len(hits), fn=n_gt - len(hits), precision=p, recall=r,
+            f1=2 * p * r / (p + r) if p + r else 0.0,
+            latency_mean_s=float(np.mean(lat)) if lat else None,
+            latency_abs_max_s=float(np.max(np.abs(lat))) if lat else None,
+        )  # fmt: skip
+    return out
 
 
 def _counts(events: Iterable[Mapping[str, Any]], kind: str, by_label: bool) -> Counter:

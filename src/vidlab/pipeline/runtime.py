@@ -78,7 +78,9 @@ class Pipeline:
         detector: maps a list of frames to per-frame (N, 5) xyxy + score arrays in source pixels
             and has a ``target`` (`DecodeTarget`) (see `vidlab.pipeline.detect`).
         make_tracker: builds the tracker of one source (called once per stream).
-        analyzers: analytics run on every result, in order.
+        analyzers: analytics run on every result, in order; an analyzer with a true
+            ``needs_images`` attribute (the tracklet action analytic) gets the frames in source
+            resolution (or the detector's decode size), released after the analyze stage.
         sinks: receive every result after the analyzers.
         options: runtime settings.
 
@@ -113,10 +115,11 @@ class Pipeline:
         if make_tracker is not None:
             self._trackers = {s.stream_id: make_tracker(s) for s in self.sources}
         target = getattr(detector, "target", DecodeTarget())
+        self._analysis_images = any(getattr(a, "needs_images", False) for a in self.analyzers)
         if any(_needs_frames(t) for t in self._trackers.values()):
             # camera-motion compensation and Re-ID crops work in source pixels: full frames
             target = DecodeTarget(need_image=True, max_size=None)
-        elif self.options.keep_images and not target.need_image:
+        elif (self.options.keep_images or self._analysis_images) and not target.need_image:
             target = DecodeTarget(need_image=True, max_size=None)
         for source in self.sources:
             source.configure(target)
@@ -258,8 +261,10 @@ class Pipeline:
                     self._mux.wait(0.1)
 
     def _detect_stage(self) -> None:
-        need_image_later = self.options.keep_images or any(
-            _needs_frames(self._tracker_for(s)) for s in self.sources
+        need_image_later = (
+            self.options.keep_images
+            or self._analysis_images
+            or any(_needs_frames(self._tracker_for(s)) for s in self.sources)
         )
         while True:
             batch = self._next_batch()
@@ -287,7 +292,7 @@ class Pipeline:
 
     def _track_stage(self) -> None:
         by_id = {s.stream_id: s for s in self.sources}
-        keep = self.options.keep_images
+        keep = self.options.keep_images or self._analysis_images
         while (results := self.track_queue.get()) is not _END:
             spent, waited = [], []
             for result in results:
@@ -323,6 +328,8 @@ class Pipeline:
                     sink.write(result)
                 end = time.perf_counter()
                 result.timings["analyze"], result.timings["sinks"] = mid - start, end - mid
+                if self._analysis_images and not self.options.keep_images:
+                    result.frame.image = None
                 analyze.append(mid - start)
                 sinks.append(end - mid)
                 frame = result.frame

@@ -8,9 +8,12 @@ a terminal), prints the final tables and writes ``metrics.json`` (``stream/frame
 With ``data=synthetic_scene`` the stream is a scripted scene that carries its own truth:
 ``source=synthetic`` becomes the scene's MOTChallenge folder (``data.seed`` picks the scene; its
 frames are rendered only when the detector needs pixels), the scene's own layout
-(``analytics.yaml``) is the analyze stage unless ``analytics=`` names another, and the run scores
-its events against ``events_gt.jsonl`` (`vidlab.evaluation.events.score_events`):
+(``analytics.yaml``) is the analyze stage unless ``analytics=`` names another layout, and the run
+scores its events against ``events_gt.jsonl`` (`vidlab.evaluation.events.score_events`):
 ``events/<type>/precision|recall|F1`` for every type in the truth, and ``counts/line_error``.
+With the tracklet action analytic (``analytics=actions analytics.actions.bundle=<dir>``) the scene
+is generated with its actions (``data.script.actions=true`` unless set: fallers, posed figures,
+``action`` truth), its frames are rendered, and the scores add ``events/action/<label>/F1``.
 """
 
 from __future__ import annotations
@@ -33,6 +36,15 @@ log = logging.getLogger(__name__)
 #: Detectors that read boxes the source carries (no pixels needed).
 BOX_DETECTORS = ("oracle", "replay")
 SCENE_TARGET = "vidlab.data.synthetic.scene.SyntheticScene"
+LAYOUT_TARGETS = ("vidlab.analytics.LayoutAnalytics", "vidlab.analytics.builder.LayoutAnalytics")
+ACTION_TARGETS = ("vidlab.analytics.ActionAnalyzer", "vidlab.analytics.actions.ActionAnalyzer")
+
+
+def _targets(nodes: Any) -> list[str]:
+    """The ``_target_`` of every node of an ``analytics`` mapping."""
+    if not nodes:
+        return []
+    return [str(n.get("_target_", "")) for n in nodes.values() if n]
 
 
 def scripted_scene(cfg: DictConfig) -> Path | None:
@@ -41,19 +53,25 @@ def scripted_scene(cfg: DictConfig) -> Path | None:
     data = cfg.get("data")
     if data is None or data.get("_target_") != SCENE_TARGET:
         return None
-    render = str(cfg.detector) not in BOX_DETECTORS
+    targets = _targets(cfg.get("analytics"))
+    actions = any(t in ACTION_TARGETS for t in targets)
+    render = str(cfg.detector) not in BOX_DETECTORS or actions
+    if actions and (data.get("script") or {}).get("actions") is None:
+        with open_dict(data):
+            if data.get("script") is None:
+                data.script = {}
+            data.script.actions = True
     folder = instantiate(data, render_frames=bool(data.get("render_frames")) or render).scene_dir()
     with open_dict(cfg):
         if str(cfg.source) == "synthetic":
             cfg.source = str(folder)
-        if not cfg.get("analytics"):
-            cfg.analytics = {
-                "scene": {
-                    "_target_": "vidlab.analytics.LayoutAnalytics",
-                    "layout_file": str(folder / "analytics.yaml"),
-                    "default_camera": folder.name,
-                }
+        if not any(t in LAYOUT_TARGETS for t in targets):
+            scene = {
+                "_target_": "vidlab.analytics.LayoutAnalytics",
+                "layout_file": str(folder / "analytics.yaml"),
+                "default_camera": folder.name,
             }
+            cfg.analytics = {"scene": scene, **(cfg.get("analytics") or {})}
     return folder
 
 

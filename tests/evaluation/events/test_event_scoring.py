@@ -93,3 +93,24 @@ def test_task_events_writes_metrics_json(make_cfg, tmp_path):
     assert metrics["events/line_crossing/F1"] == 1.0 and metrics["events/wrong_way/recall"] == 0.0
     assert metrics["counts/line_error"] == 0.0
     assert saved["details"]["types"]["wrong_way"]["fn"] == 1
+
+
+def test_actions_match_by_label_and_are_scored_per_label():
+    gt = [_ev("action", 10.0, label="fall"), _ev("action", 30.0, label="fall"),
+          _ev("action", 50.0, label="run")]  # fmt: skip
+    pred = [
+        _ev("action", 10.5, label="fall"),  # match
+        _ev("action", 30.2, label="run"),  # right time, wrong label: no match
+        _ev("action", 49.4, label="run"),  # match
+        _ev("action", 70.0, label="wave"),  # no such truth
+    ]
+    m = score_events(pred, gt, tolerance_s=1.0)["metrics"]
+    assert m["events/action/precision"] == pytest.approx(2 / 4)
+    assert m["events/action/recall"] == pytest.approx(2 / 3)
+    assert m["events/action/fall/precision"] == 1.0
+    assert m["events/action/fall/recall"] == pytest.approx(0.5)
+    assert m["events/action/fall/F1"] == pytest.approx(2 / 3)
+    assert m["events/action/run/precision"] == pytest.approx(0.5)
+    assert m["events/action/run/recall"] == 1.0
+    assert m["events/action/wave/precision"] == 0.0 and m["events/action/wave/F1"] == 0.0
+    assert not any(k.startswith("events/line_crossing/in") for k in m)

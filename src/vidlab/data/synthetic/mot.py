@@ -35,7 +35,7 @@ PEDESTRIAN_CLASS = 1  # MOT17 "pedestrian"
 STATIC_PERSON_CLASS = 7  # MOT17 "static person": a distractor the evaluation ignores
 IMAGE_DIR, IMAGE_EXT = "img1", ".jpg"
 _VIS_GRID = 8  # visibility is measured on an 8 x 8 grid of points per box
-_JPEG_QUALITY = 85
+JPEG_QUALITY = 85
 _MIN_SIDE = 2.0  # pixels: jittered detections keep at least this width and height
 
 
@@ -644,7 +644,7 @@ def write_sequence(root: str | Path, seq: SyntheticSequence, render_frames: bool
     if render_frames:
         img_dir = folder / IMAGE_DIR
         img_dir.mkdir(exist_ok=True)
-        quality = [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY]
+        quality = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
         for f, image in render_sequence_frames(seq):
             cv2.imwrite(str(img_dir / f"{f:06d}{IMAGE_EXT}"), image, quality)
     return folder

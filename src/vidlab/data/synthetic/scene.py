@@ -17,6 +17,14 @@ events follow from the script:
 - ``overspeed``: the first frame a runner is wholly in view plus the speed window;
 - ``crowding``: the plaza holds more than ``max_occupancy`` people for ``min_seconds``.
 
+With ``script.actions=true`` the scene also has tracklet actions: people are drawn as posed figures
+(`vidlab.data.synthetic.figures`: legs and arms swing with the gait, faster and wider for runners),
+``fallers`` walk to a spot, fall sideways, lie on the ground and get up again (their box follows
+the tilted body), and the truth gains ``action`` events (label ``run``: a runner's first to last
+frame wholly in view; label ``fall``: the first frame of the fall to the frame the faller is
+upright again). Fallers come from their own random stream, so the rest of the scene is the one
+without actions; without actions nothing changes (same boxes, detections, frames and events).
+
 `write_scene` writes the MOTChallenge folder plus ``analytics.yaml`` (the layout, camera = the
 scene's name) and ``events_gt.jsonl`` (one event record a line, the fields of
 `vidlab.pipeline.types.Event`; frames are 0-based source indices, times ``(frame - 1) / fps``).
@@ -36,7 +44,11 @@ import cv2
 import numpy as np
 import yaml
 
+from vidlab.data.synthetic.figures import POSE_FIELDS, POSE_WIDTH, posed_box, render_posed_frames
 from vidlab.data.synthetic.mot import (
+    IMAGE_DIR,
+    IMAGE_EXT,
+    JPEG_QUALITY,
     PEDESTRIAN_CLASS,
     DetectorNoise,
     SceneConfig,
@@ -75,6 +87,9 @@ class ScriptConfig:
         wrong_way_window_s, wrong_way_angle_deg: wrong-way rule.
         speed_window_s, max_speed_mps: speed rule.
         crowd_max, crowd_s: crowding rule of the plaza.
+        actions: posed figures, fallers and ``action`` events (see the module docstring).
+        fallers: people who fall (with ``actions``).
+        fall_s, lie_s, rise_s: (min, max) seconds of a fall, of lying, of getting up.
     """
 
     duration_s: float = 90.0
@@ -100,6 +115,11 @@ class ScriptConfig:
     max_speed_mps: float = 3.0
     crowd_max: int = 3
     crowd_s: float = 2.0
+    actions: bool = False
+    fallers: int = 2
+    fall_s: tuple[float, float] = (0.6, 1.0)
+    lie_s: tuple[float, float] = (1.0, 2.5)
+    rise_s: tuple[float, float] = (1.0, 1.5)
 
 
 @dataclass
@@ -130,6 +150,9 @@ class Scene:
     events: list[dict[str, Any]]
     pts: np.ndarray
     people: list[dict[str, Any]]
+    figures: np.ndarray | None = (
+        None  # with actions: (R, 4 + POSE_WIDTH) per gt row, see `_figures`
+    )
 
     @property
     def camera(self) -> str:
@@ -219,13 +242,13 @@ def _layout(name: str, sc: ScriptConfig, g2i: np.ndarray) -> dict[str, Any]:
 
 
 class _Scripter:
-    def __init__(self, sc: ScriptConfig, rng: np.random.Generator) -> None:
-        self.sc, self.rng = sc, rng
+    def __init__(self, sc: ScriptConfig, rng: np.random.Generator, seed: int = 0) -> None:
+        self.sc, self.rng, self.seed = sc, rng, int(seed)
         self.i2g, self.g2i = _homographies()
         self.people: list[_Person] = []
 
-    def _add(self, kind: str, waypoints, **marks) -> None:
-        aspect = float(self.rng.uniform(0.35, 0.45))
+    def _add(self, kind: str, waypoints, rng: np.random.Generator | None = None, **marks) -> None:
+        aspect = float((rng or self.rng).uniform(0.35, 0.45))
         pid = len(self.people) + 1
         self.people.append(_Person(pid, kind, waypoints, aspect, marks=dict(marks)))
 
@@ -251,10 +274,27 @@ class _Scripter:
         self.people[-1].marks["stop"] = ta
         return ta
 
-    def _start(self, fraction: float) -> float:
+    def _start(self, fraction: float, rng: np.random.Generator | None = None) -> float:
         """A start time in [2 s, fraction * duration] (earlier for very short scenes)."""
         hi = self.sc.duration_s * fraction
-        return float(self.rng.uniform(min(2.0, hi), hi))
+        return float((rng or self.rng).uniform(min(2.0, hi), hi))
+
+    def fall(self, rng: np.random.Generator) -> None:
+        """A faller: walks in to a spot left of the gate and outside the plaza and the corridor,
+        falls sideways there, lies, gets up and walks on (draws only from `rng`)."""
+        sc = self.sc
+        x, y = float(rng.uniform(1.5, 6.5)), float(rng.uniform(2.0, 9.0))
+        left, speed = bool(rng.random() < 0.5), float(rng.uniform(*sc.walk_speed))
+        t0 = self._start(0.7, rng)
+        xa, xb = self._edge(y, left), self._edge(y, not left)
+        ta = t0 + abs(x - xa) / speed
+        down = ta + float(rng.uniform(*sc.fall_s))
+        rise = down + float(rng.uniform(*sc.lie_s))
+        up = rise + float(rng.uniform(*sc.rise_s))
+        path = [(t0, xa, y), (ta, x, y), (up, x, y), (up + abs(xb - x) / speed, xb, y)]
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        self._add("faller", path, rng, fall=ta, down=down, rise=rise, up=up, side=side)
+        self.people[-1].sway = 0.0
 
     def script(self) -> list[_Person]:
         sc, rng = self.sc, self.rng
@@ -304,17 +344,24 @@ class _Scripter:
                 left_x = self._edge(spot[1], True)
                 travel = abs(spot[0] - left_x) / s
                 self.visit(t0 + 8 - travel, spot, sc.gather_stand_s, "gatherer", s)
+        if sc.actions:  # their own random stream: the rest of the scene stays as without actions
+            falls = np.random.default_rng([self.seed, 16, 2])
+            for _ in range(sc.fallers):
+                self.fall(falls)
         return self.people  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------- truth
 
 
-def _boxes(people: list[_Person], sc: ScriptConfig, g2i, rng) -> tuple[np.ndarray, ...]:
-    """Ground-truth rows (frame, id, tlwh) of every person in view."""
+def _boxes(
+    people: list[_Person], sc: ScriptConfig, g2i, rng, pose_rng: np.random.Generator | None = None
+) -> tuple[np.ndarray, ...]:
+    """Ground-truth rows (frame, id, tlwh) of every person in view, the frame times and, with
+    `pose_rng` (a scene with actions), every row's figure (`_figures`), else None."""
     n = round(sc.duration_s * sc.frame_rate)
     times = np.arange(n) / sc.frame_rate
-    out_f, out_id, out_box = [], [], []
+    out_f, out_id, out_box, out_fig = [], [], [], []
     for p in people:
         w = np.asarray(p.waypoints)
         sel = np.flatnonzero((times >= w[0, 0]) & (times <= w[-1, 0]))
@@ -330,14 +377,71 @@ def _boxes(people: list[_Person], sc: ScriptConfig, g2i, rng) -> tuple[np.ndarra
         h = _PERSON_HEIGHT_M * np.hypot(side[:, 0], side[:, 1])
         wdt = h * p.aspect
         tlwh = np.stack([foot[:, 0] - wdt / 2, foot[:, 1] - h, wdt, h], 1)
+        if pose_rng is not None:
+            fig = _figures(p, times[sel], g, foot, h, wdt, pose_rng)
+            tilted = fig[:, _TILT] != 0
+            tlwh[tilted] = posed_box(foot[tilted], h[tilted], wdt[tilted], fig[tilted, _TILT])
         seen = (tlwh[:, 0] + tlwh[:, 2] > 0) & (tlwh[:, 0] < 960) & (tlwh[:, 1] < 540)
         out_f.append(sel[seen] + 1)
         out_id.append(np.full(int(seen.sum()), p.pid))
         out_box.append(tlwh[seen])
+        if pose_rng is not None:
+            out_fig.append(fig[seen])
     frame, ids = np.concatenate(out_f), np.concatenate(out_id)
     tlwh = np.concatenate(out_box)
     order = np.lexsort((ids, frame))
-    return frame[order], ids[order], tlwh[order], times
+    figures = np.concatenate(out_fig)[order] if pose_rng is not None else None
+    return frame[order], ids[order], tlwh[order], times, figures
+
+
+#: Gait: metres per leg cycle at speed v (m/s) is STRIDE_M + STRIDE_PER_MPS * v (walking at
+#: 1.35 m/s: 0.95 cycles/s; running at 4.5 m/s: 1.5 cycles/s), and the leg swing amplitude (rad)
+#: grows with the speed up to SWING_MAX.
+STRIDE_M, STRIDE_PER_MPS = 0.75, 0.5
+SWING_BASE, SWING_PER_MPS, SWING_MAX = 0.12, 0.13, 0.75
+STILL_MPS = 0.2  # slower than this: standing (no swing)
+
+
+def gait(positions: np.ndarray, dt: float, phase0: float) -> tuple[np.ndarray, np.ndarray]:
+    """Leg phase and swing amplitude per sample of a ground path.
+
+    Args:
+        positions: (N, 2) ground positions in metres, `dt` seconds apart.
+        phase0: the phase at the first sample.
+
+    Returns:
+        (N,) phase in radians and (N,) amplitude in radians.
+    """
+    step = np.hypot(*np.diff(positions, axis=0).T) if len(positions) > 1 else np.zeros(0)
+    speed = np.concatenate([step[:1], step]) / dt if len(step) else np.zeros(len(positions))
+    stride = STRIDE_M + STRIDE_PER_MPS * speed
+    phase = phase0 + 2 * np.pi * np.concatenate([[0.0], np.cumsum(step / stride[1:])])
+    amp = np.where(speed > STILL_MPS, np.minimum(SWING_BASE + SWING_PER_MPS * speed, SWING_MAX), 0)
+    return phase, amp
+
+
+def fall_tilt(t: np.ndarray, fall: float, down: float, rise: float, up: float, side: float):
+    """Body tilt (radians) over times `t` of a fall at `fall` (lying from `down`), getting up from
+    `rise` (upright at `up`), to `side` (+1 / -1): accelerating fall, smooth rise."""
+    p = np.clip((t - fall) / max(down - fall, 1e-6), 0, 1)
+    q = np.clip((t - rise) / max(up - rise, 1e-6), 0, 1)
+    q = q * q * (3 - 2 * q)
+    return side * np.pi / 2 * np.where(t < rise, p * p, 1 - q)
+
+
+_TILT = 4 + POSE_FIELDS.index("tilt")  # column of the tilt in a figure row
+
+
+def _figures(p: _Person, t, ground, foot, h, w, rng) -> np.ndarray:
+    """(N, 4 + POSE_WIDTH) rows: foot x, foot y, upright height, width, then the pose."""
+    dt = float(t[1] - t[0]) if len(t) > 1 else 1.0
+    phase, amp = gait(ground, dt, float(rng.uniform(0, 2 * np.pi)))
+    pose = np.zeros((len(t), POSE_WIDTH))
+    pose[:, 0], pose[:, 1] = phase, amp
+    if p.kind == "faller":
+        m = p.marks
+        pose[:, 4] = fall_tilt(t, m["fall"], m["down"], m["rise"], m["up"], m["side"])
+    return np.column_stack([foot, h, w, pose])
 
 
 def _event(kind, camera, pid, item, t, index, label="", **extra) -> dict[str, Any]:
@@ -410,6 +514,28 @@ def _first_at(times: np.ndarray, t: float) -> int | None:
     return int(later[0]) if len(later) else None
 
 
+def _span(kind, camera, pid, label, times, start: int, end: int) -> dict[str, Any]:
+    e = _event(kind, camera, pid, "", times[start], start, label)
+    return e | {"t_end": round(float(times[end]), 6), "frame_end": int(end)}
+
+
+def _actions(name, person: _Person, f, tlwh, times) -> list[dict[str, Any]]:
+    """A runner's ``run`` (first to last frame wholly in view) and a faller's ``fall`` (first frame
+    of the fall to the first frame upright again, the scene's last at the latest)."""
+    if person.kind == "runner":
+        whole = np.flatnonzero((tlwh[:, 0] >= 0) & (tlwh[:, 0] + tlwh[:, 2] <= 960))
+        if len(whole):
+            return [_span("action", name, person.pid, "run", times, f[whole[0]] - 1,
+                          f[whole[-1]] - 1)]  # fmt: skip
+    if person.kind == "faller":
+        start = _first_at(times, person.marks["fall"])
+        if start is not None:
+            end = _first_at(times, person.marks["up"])
+            end = len(times) - 1 if end is None else end
+            return [_span("action", name, person.pid, "fall", times, start, end)]
+    return []
+
+
 def _truth(name, sc, layout, people, frame, ids, tlwh, times) -> list[dict[str, Any]]:
     """The ground-truth events of the scene (see the module docstring)."""
     cam = layout["cameras"][name]
@@ -447,6 +573,8 @@ def _truth(name, sc, layout, people, frame, ids, tlwh, times) -> list[dict[str, 
             onset = _first_at(times, script[pid].marks["stop"] + sc.loiter_s)
         if onset is not None:
             events.append(_event("loitering", name, pid, "", times[onset], onset))
+        if sc.actions:
+            events += _actions(name, script[pid], f, tlwh[rows], times)
     occupancy = np.bincount(frame[in_plaza], minlength=len(times) + 1)[1:]
     since, alerted = None, False
     for k, occ in enumerate(occupancy.tolist()):
@@ -471,9 +599,10 @@ def generate_scene(
     detections), layout, ground-truth events and per-frame stream times."""
     sc = script or ScriptConfig()
     rng = np.random.default_rng([seed, 16])
-    scripter = _Scripter(sc, rng)
+    scripter = _Scripter(sc, rng, seed)
     people = scripter.script()
-    frame, ids, tlwh, times = _boxes(people, sc, scripter.g2i, rng)
+    pose_rng = np.random.default_rng([seed, 16, 3]) if sc.actions else None
+    frame, ids, tlwh, times, figures = _boxes(people, sc, scripter.g2i, rng, pose_rng)
     name = f"SCENE-{seed:04d}"
     cfg = SceneConfig(
         num_frames=len(times),
@@ -508,7 +637,7 @@ def generate_scene(
         | {k: float(v) for k, v in p.marks.items()}
         for p in people
     ]
-    return Scene(seq, layout, events, times, script_rows)
+    return Scene(seq, layout, events, times, script_rows, figures)
 
 
 def write_events(path: str | Path, events: list[dict[str, Any]]) -> Path:
@@ -522,11 +651,25 @@ def write_events(path: str | Path, events: list[dict[str, Any]]) -> Path:
 def write_scene(root: str | Path, scene: Scene, render_frames: bool = False) -> Path:
     """The scene's MOTChallenge folder (`write_sequence`) plus ``analytics.yaml``,
     ``events_gt.jsonl`` and ``script.json`` under ``root/<name>``; returns the folder."""
-    folder = write_sequence(root, scene.sequence, render_frames)
+    posed = scene.figures is not None
+    folder = write_sequence(root, scene.sequence, render_frames and not posed)
+    if render_frames and posed:
+        write_posed_frames(folder, scene)
     (folder / LAYOUT_FILE).write_text(yaml.safe_dump(scene.layout, sort_keys=False))
     write_events(folder / EVENTS_FILE, scene.events)
     (folder / "script.json").write_text(json.dumps(scene.people, indent=1))
     return folder
+
+
+def write_posed_frames(folder: Path, scene: Scene) -> None:
+    """``img1/`` of a scene with actions: its people as posed figures."""
+    img_dir = folder / IMAGE_DIR
+    img_dir.mkdir(parents=True, exist_ok=True)
+    fig = scene.figures
+    quality = [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY]
+    frames = render_posed_frames(scene.sequence, fig[:, :2], fig[:, 2:4], fig[:, 4:])
+    for f, image in frames:
+        cv2.imwrite(str(img_dir / f"{f:06d}{IMAGE_EXT}"), image, quality)
 
 
 def script_from_settings(settings: Mapping[str, Any] | None) -> ScriptConfig:
