@@ -61,7 +61,34 @@ class ClipArrayDataset(Dataset):
         }
 
 
-class SyntheticActionDataModule(SplitLoaders, pl.LightningDataModule):
+class GeneratedClipSplits:
+    """``prepare_data`` / ``setup`` of a datamodule whose splits are generated clip arrays.
+
+    The datamodule sets ``spec``, ``sizes`` (clips per split), ``cache_dir``, ``mean``, ``std``,
+    ``datasets`` (a dict) and, as ``load_split``, its generator's ``load_or_generate(spec, split,
+    count, cache_dir) -> (videos, labels)``.
+    """
+
+    slowfast_alpha: int | None = None
+
+    def prepare_data(self) -> None:
+        # Runs on one process per node: fills the disk cache so other ranks only read it.
+        if self.cache_dir is not None:
+            for split in SPLITS:
+                self.load_split(self.spec, split, self.sizes[split], self.cache_dir)
+
+    def setup(self, stage: str | None = None) -> None:
+        for split in SPLITS:
+            if split not in self.datasets:
+                videos, labels = self.load_split(
+                    self.spec, split, self.sizes[split], self.cache_dir
+                )
+                self.datasets[split] = ClipArrayDataset(
+                    videos, labels, self.mean, self.std, self.slowfast_alpha
+                )
+
+
+class SyntheticActionDataModule(GeneratedClipSplits, SplitLoaders, pl.LightningDataModule):
     """Procedurally rendered clips whose class is defined by motion only.
 
     Args:
@@ -84,6 +111,8 @@ class SyntheticActionDataModule(SplitLoaders, pl.LightningDataModule):
         shuffle_seed: seed of the training order, a function of (shuffle_seed, epoch) that a run
             resumed mid-epoch replays (`vidlab.data.resumable`); configs pass the run's seed.
     """
+
+    load_split = staticmethod(load_or_generate)
 
     def __init__(
         self,
@@ -141,22 +170,6 @@ class SyntheticActionDataModule(SplitLoaders, pl.LightningDataModule):
     @property
     def class_names(self) -> list[str]:
         return self.spec.class_names()
-
-    def prepare_data(self) -> None:
-        # Runs on one process per node: fills the disk cache so other ranks only read it.
-        if self.cache_dir is not None:
-            for split in SPLITS:
-                load_or_generate(self.spec, split, self.sizes[split], self.cache_dir)
-
-    def setup(self, stage: str | None = None) -> None:
-        for split in SPLITS:
-            if split not in self.datasets:
-                videos, labels = load_or_generate(
-                    self.spec, split, self.sizes[split], self.cache_dir
-                )
-                self.datasets[split] = ClipArrayDataset(
-                    videos, labels, self.mean, self.std, self.slowfast_alpha
-                )
 
     def data_report(self) -> dict[str, Any]:
         """Dataset provenance recorded in metrics.json."""

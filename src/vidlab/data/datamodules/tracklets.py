@@ -7,12 +7,12 @@ from typing import Any
 
 import lightning.pytorch as pl
 
-from vidlab.data.datamodules.synthetic import SPLITS, ClipArrayDataset
+from vidlab.data.datamodules.synthetic import ClipArrayDataset, GeneratedClipSplits
 from vidlab.data.resumable import SplitLoaders
 from vidlab.data.synthetic.tracklets import CLASSES, TrackletActionSpec, load_or_generate
 
 
-class SyntheticTrackletDataModule(SplitLoaders, pl.LightningDataModule):
+class SyntheticTrackletDataModule(GeneratedClipSplits, SplitLoaders, pl.LightningDataModule):
     """Person tubes that walk, run, stand, wave or fall (`vidlab.data.synthetic.tracklets`), as
     normalised clips (3, T, H, W) with the synthetic actions' dataset and loaders.
 
@@ -32,6 +32,8 @@ class SyntheticTrackletDataModule(SplitLoaders, pl.LightningDataModule):
         mean / std: per-channel normalisation, in 0..1 intensity units.
         num_classes: must equal ``len(CLASSES)``; configs interpolate it into the model.
     """
+
+    load_split = staticmethod(load_or_generate)
 
     def __init__(
         self,
@@ -87,19 +89,6 @@ class SyntheticTrackletDataModule(SplitLoaders, pl.LightningDataModule):
     @property
     def class_names(self) -> list[str]:
         return list(CLASSES)
-
-    def prepare_data(self) -> None:
-        if self.cache_dir is not None:
-            for split in SPLITS:
-                load_or_generate(self.spec, split, self.sizes[split], self.cache_dir)
-
-    def setup(self, stage: str | None = None) -> None:
-        for split in SPLITS:
-            if split not in self.datasets:
-                videos, labels = load_or_generate(
-                    self.spec, split, self.sizes[split], self.cache_dir
-                )
-                self.datasets[split] = ClipArrayDataset(videos, labels, self.mean, self.std)
 
     def data_report(self) -> dict[str, Any]:
         """Dataset provenance recorded in metrics.json."""

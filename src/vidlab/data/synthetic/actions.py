@@ -28,9 +28,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -421,18 +423,35 @@ def load_or_generate(
     Args:
         cache_dir: folder for ``<split>_<key>.npy`` caches; None keeps everything in memory only.
     """
+    return cached_split(spec, split, count, cache_dir, generate_split, "synthetic action clips")
+
+
+def cached_split(
+    spec: Any,
+    split: str,
+    count: int,
+    cache_dir: str | Path | None,
+    generate: Callable[[Any, str, int], tuple[np.ndarray, np.ndarray]],
+    what: str,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Clips (count, T, size, size, 3) uint8 of a generated split and their balanced labels
+    (``index % spec.num_classes``), cached as ``<cache_dir>/<split>_<spec.cache_key>.npy``.
+
+    Freshly generated clips are returned from memory, cached ones memory-mapped; a cache file of
+    the wrong shape is regenerated. ``spec`` has ``cache_key(split, count)``, ``num_frames``,
+    ``size`` and ``num_classes``; ``generate(spec, split, count)`` renders the split.
+    """
     if cache_dir is None:
-        return generate_split(spec, split, count)
+        return generate(spec, split, count)
     path = Path(cache_dir) / f"{split}_{spec.cache_key(split, count)}.npy"
     shape = (count, spec.num_frames, spec.size, spec.size, 3)
     generated: list[np.ndarray] = []
 
     def build(tmp: Path) -> None:
-        log.info("Generating %d synthetic %s clips into %s", count, split, path)
-        generated.append(generate_split(spec, split, count)[0])
+        log.info("generating %d %s (%s) into %s", count, what, split, path)
+        generated.append(generate(spec, split, count)[0])
         np.save(tmp, generated[0])
 
     cached_file(path, build, valid=lambda p: np.load(p, mmap_mode="r").shape == shape)
     labels = np.arange(count, dtype=np.int64) % spec.num_classes
-    # Freshly generated clips are returned from memory, cached ones memory-mapped.
     return (generated[0] if generated else np.load(path, mmap_mode="r")), labels

@@ -29,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from vidlab.data.synthetic.actions import cached_split
 from vidlab.data.synthetic.figures import POSE_WIDTH, draw_posed_person, posed_box
 from vidlab.data.synthetic.mot import sprite_appearance
 from vidlab.data.synthetic.scene import (
@@ -40,7 +41,7 @@ from vidlab.data.synthetic.scene import (
     gait,
 )
 from vidlab.data.tubes import DEFAULT_MARGIN, crop_tube, tube_windows
-from vidlab.utils.cache import cache_key, cached_file
+from vidlab.utils.cache import cache_key
 
 log = logging.getLogger(__name__)
 
@@ -251,17 +252,4 @@ def load_or_generate(
     spec: TrackletActionSpec, split: str, count: int, cache_dir: str | Path | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The tubes of a split, from ``<cache_dir>/<split>_<key>.npy`` when cached (memory-mapped)."""
-    if cache_dir is None:
-        return generate_split(spec, split, count)
-    path = Path(cache_dir) / f"{split}_{spec.cache_key(split, count)}.npy"
-    shape = (count, spec.num_frames, spec.size, spec.size, 3)
-    generated: list[np.ndarray] = []
-
-    def build(tmp: Path) -> None:
-        log.info("generating %d synthetic tracklet %s tubes into %s", count, split, path)
-        generated.append(generate_split(spec, split, count)[0])
-        np.save(tmp, generated[0])
-
-    cached_file(path, build, valid=lambda p: np.load(p, mmap_mode="r").shape == shape)
-    labels = np.arange(count, dtype=np.int64) % spec.num_classes
-    return (generated[0] if generated else np.load(path, mmap_mode="r")), labels
+    return cached_split(spec, split, count, cache_dir, generate_split, "synthetic tracklet tubes")
