@@ -11,8 +11,15 @@ import pytest
 import torch
 
 from vidlab.checkpoint import load_network
+from vidlab.errors import UserError
 from vidlab.export import formats as export_formats
-from vidlab.export.detector import PostProcess, UnsupportedDetector, eager_detections
+from vidlab.export.detector import (
+    DetectorExport,
+    PostProcess,
+    UnsupportedDetector,
+    eager_detections,
+    with_input_size,
+)
 from vidlab.export.families import get_family
 from vidlab.export.formats import FORMATS
 from vidlab.export.runtime import load_bundle
@@ -108,3 +115,40 @@ def test_faster_rcnn_is_refused_in_one_line(tiny_detector_checkpoint):
     net, meta = load_network(ckpt)
     with pytest.raises(UnsupportedDetector, match="FasterRCNN.*'fcos', 'retinanet'"):
         get_family("detector").for_checkpoint(net, meta)
+
+
+def test_input_size_runs_the_network_at_another_size(tiny_detector_checkpoint):
+    """`export.input_size`: the exported graph and the eager model both run at the new size
+    (the eager model's own resize is the identity there), the card keeps the training size."""
+    net, meta = load_network(tiny_detector_checkpoint())
+    assert meta["input"]["image_size"] == [96, 160]
+    assert with_input_size(net, meta, None) is meta
+    resized = with_input_size(net, meta, [128, 224])
+    assert resized["input"]["image_size"] == [128, 224]
+    assert resized["input"]["trained_image_size"] == [96, 160]
+    assert meta["input"]["image_size"] == [96, 160]  # the checkpoint's meta is not modified
+    family = get_family("detector").for_checkpoint(net, resized)
+    assert family.input_card(resized)["trained_image_size"] == [96, 160]
+    exported = DetectorExport(net, [128, 224]).eval()
+    images = torch.rand(2, 3, 128, 224, generator=torch.Generator().manual_seed(0))
+    reference = eager_detections(net, images, net.detections_per_img)
+    with torch.no_grad():
+        raw = exported(images)
+    for ref, out in zip(reference, raw, strict=True):
+        ref = ref[~np.isnan(ref[:, 4])]
+        boxes, scores, _ = exported.post(out)
+        assert len(ref) > 0 and len(boxes) == len(ref)
+        np.testing.assert_allclose(np.sort(scores), np.sort(ref[:, 4]), atol=1e-4)
+    assert boxes[:, [2]].max() > 160  # boxes span the larger input, not the training size
+
+
+@pytest.mark.parametrize("size", [[100, 224], [128], [0, 224]])
+def test_input_size_must_be_multiples_of_32(tiny_detector_checkpoint, size):
+    net, meta = load_network(tiny_detector_checkpoint())
+    with pytest.raises(UserError, match="multiples of 32"):
+        with_input_size(net, meta, size)
+
+
+def test_input_size_is_refused_for_other_families():
+    with pytest.raises(UserError, match="detectors only"):
+        with_input_size(torch.nn.Identity(), {"family": "classifier", "input": {}}, [64, 64])

@@ -21,6 +21,11 @@ image) is `PostProcess`, shared by the runtime (`vidlab.detection.Detector`) and
 Exportable architectures: FCOS and RetinaNet (`EXPORTABLE`). Faster R-CNN (a second stage over
 data-dependent proposals) and SSD (softmax scores, per-class top-k) are refused with a clear
 message (`UnsupportedDetector`).
+
+The input size can differ from the training size (`with_input_size`, ``export.input_size``): the
+networks are fully convolutional, so a larger input shows a camera's people at the size the
+training frames showed them (e.g. 960 x 540 frames at 384 x 640 have the 2/3 letterbox scale of
+the 480 x 270 ``synthetic_det`` frames at 192 x 320) at the cost of more pixels per frame.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from torchvision.models.detection import FCOS, RetinaNet
 from torchvision.models.detection.image_list import ImageList
 from torchvision.ops import batched_nms
 
+from vidlab.checkpoint import DETECTOR, family_of
 from vidlab.errors import UserError
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,40 @@ SCORE_ATOL = 1e-4
 #: F1 of the matching at least `MIN_BOX_AGREEMENT`.
 MATCH_IOU = 0.5
 MIN_BOX_AGREEMENT = 0.9
+
+
+#: Input sides must be multiples of this (the coarsest FPN level's stride of the exported heads).
+SIZE_MULTIPLE = 32
+
+
+def with_input_size(
+    model: nn.Module, meta: dict[str, Any], size: Sequence[int] | None
+) -> dict[str, Any]:
+    """Run a detector checkpoint's network at input ``size`` = (H, W) instead of its training
+    size: its meta with the new ``input.image_size`` (the training size kept as
+    ``input.trained_image_size``), and `model`'s own resize set to the identity at that size (in
+    place), so the eager model and the exported one compute the same. None: both unchanged.
+
+    Raises:
+        UserError: not a detector, or a size that is not two positive multiples of 32.
+    """
+    if size is None:
+        return meta
+    family = family_of(meta)
+    if family != DETECTOR:
+        raise UserError(
+            f"export.input_size applies to detectors only, this checkpoint is a {family}"
+        )
+    if len(size) != 2 or any(int(v) != v or v <= 0 or v % SIZE_MULTIPLE for v in size):
+        raise UserError(
+            f"export.input_size={list(size)}: expected [H, W], positive multiples of {SIZE_MULTIPLE}"
+        )
+    h, w = int(size[0]), int(size[1])
+    model.transform.min_size, model.transform.max_size = (min(h, w),), max(h, w)
+    trained = [int(v) for v in meta["input"]["image_size"]]
+    new_input = {**meta["input"], "image_size": [h, w]}
+    new_input.setdefault("trained_image_size", trained)
+    return {**meta, "input": new_input}
 
 
 class UnsupportedDetector(UserError):

@@ -325,8 +325,8 @@ def _embedding_onnx_metadata(meta: dict[str, Any]) -> dict[str, Any]:
 
 #: Why detector bundles take one fixed input size (written on the card).
 FIXED_SIZE_NOTE = (
-    "fixed input size: the network runs at the (H, W) it was trained at, frames of any size are "
-    "letterboxed to it (scaled to fit, padded right and bottom); with the size fixed the anchors "
+    "fixed input size: the network runs at image_size (the size it was trained at, unless "
+    "trained_image_size says otherwise), frames of any size are letterboxed to it (scaled to fit, padded right and bottom); with the size fixed the anchors "
     "are constants of the graph and box decoding is exported with the network, and torchvision's "
     "internal resize is the identity, so the artifact computes exactly what the eager model does"
 )
@@ -352,7 +352,11 @@ def _detector_input(meta: dict[str, Any]) -> dict[str, Any]:
         "normalised_in_network": True,
         "value_range": "RGB in [0, 1]; the network normalises with mean/std inside",
         "fixed_size": FIXED_SIZE_NOTE,
-    }
+    } | (
+        {"trained_image_size": [int(v) for v in meta["input"]["trained_image_size"]]}
+        if "trained_image_size" in meta["input"]
+        else {}
+    )
 
 
 def _detector_preprocessing(meta: dict[str, Any]) -> list[str]:

@@ -40,6 +40,7 @@ from torch import nn
 
 from vidlab.checkpoint import family_of, load_network
 from vidlab.export.bundle import CARD_NAME, make_card, write_card
+from vidlab.export.detector import with_input_size
 from vidlab.export.families import Family, Parity, get_family
 from vidlab.export.formats import ExportContext, ExportFormat, get_format, scratch_dir
 from vidlab.export.inputs import Batch, TensorBatch, batch_len, take, to_numpy
@@ -281,6 +282,7 @@ def export_checkpoint(
     """
     ckpt_path, out_dir = Path(ckpt_path), Path(out_dir)
     net, meta = load_network(ckpt_path)
+    meta = with_input_size(net, meta, options.get("input_size"))
     family = get_family(family_of(meta)).for_checkpoint(net, meta)
     eager = family.wrap(net).eval()
     threads = int(options.get("threads") or torch.get_num_threads())
