@@ -53,25 +53,6 @@ class PathHistory:
         k = np.arange(len(rows))
         return self.p[rows, best], t[k, best], cand.any(axis=1)
 
-    def fit_velocity(
-        self, rows: np.ndarray, pts: float, points: np.ndarray, since: np.ndarray
-    ) -> np.ndarray:
-        """(K, 2) least-squares velocity (units per second) of each row's samples taken at or
-        after `since` (K,) together with the current (K, 2) `points` at time `pts`."""
-        t = self.t[rows]  # (K, S)
-        use = np.isfinite(t) & (t >= since[:, None] - _TIME_EPS)
-        k = len(rows)
-        w = np.concatenate([use, np.ones((k, 1), bool)], axis=1).astype(np.float64)  # (K, S+1)
-        times = np.concatenate([np.where(use, t, 0.0), np.full((k, 1), pts)], axis=1)
-        pos = np.concatenate([self.p[rows], points[:, None, :]], axis=1)  # (K, S+1, 2)
-        n = w.sum(axis=1)
-        t_mean = (w * times).sum(axis=1) / n
-        p_mean = (w[..., None] * pos).sum(axis=1) / n[:, None]
-        dt = w * (times - t_mean[:, None])
-        var = (dt * (times - t_mean[:, None])).sum(axis=1)
-        cov = (dt[..., None] * (pos - p_mean[:, None, :])).sum(axis=1)
-        return cov / np.maximum(var, 1e-12)[:, None]
-
 
 class LoiteringAnalyzer(TrackAnalyzer):
     """A track that stays within `radius` of where its stay began for `seconds` raises one event
@@ -185,12 +166,7 @@ class WrongWayAnalyzer(TrackAnalyzer):
 class SpeedAnalyzer(TrackAnalyzer):
     """Ground speed of every track (m/s over the last `window_s` seconds of its bottom-centre
     path through the image -> ground homography) and one ``overspeed`` event each time a track
-    goes above `max_speed_mps` (again only after falling below `rearm_ratio` of it).
-
-    The speed is the least-squares velocity of the path samples over the window (``estimate:
-    fit``, about 16 samples: a detector's box jitter, which the two ends of the window alone
-    turn into speed, averages out) or the displacement between the window's ends (``endpoints``).
-    Either needs a sample at least `window_s` old, so the first value comes at the same time."""
+    goes above `max_speed_mps` (again only after falling below `rearm_ratio` of it)."""
 
     def __init__(
         self,
@@ -213,12 +189,8 @@ class SpeedAnalyzer(TrackAnalyzer):
         self.alerted[rows[new]] = False
         self.speed[rows[new]] = np.nan
         then, t_then, found = self.path.window_start(rows, frame.pts)
-        if self.rule.estimate == "fit":
-            speed = np.hypot(*self.path.fit_velocity(rows, frame.pts, g, t_then).T)
-            speed[~found] = np.nan
-        else:
-            dt = np.where(found, frame.pts - t_then, np.nan)
-            speed = np.hypot(*(g - then).T) / dt
+        dt = np.where(found, frame.pts - t_then, np.nan)
+        speed = np.hypot(*(g - then).T) / dt
         self.speed[rows] = speed
         fast = found & (speed > self.rule.max_speed_mps)
         slow = found & (speed < self.rule.rearm_ratio * self.rule.max_speed_mps)

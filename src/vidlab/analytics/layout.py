@@ -25,7 +25,7 @@ beside its frames) maps camera names to what is drawn on each camera::
             margin_px: 4              # closer than this to the line is on neither side
         loitering: {radius: 1.0, seconds: 8.0, space: ground, grace_s: 0.5}  # or space: pixels
         wrong_way: {window_s: 1.0, max_angle_deg: 100, min_distance_px: 10}
-        speed: {window_s: 1.0, max_speed_mps: 3.0, estimate: fit} # needs the homography
+        speed: {window_s: 1.0, max_speed_mps: 3.0}              # needs the homography
         heatmap: {half_life_s: 30.0, cell_px: 8}
         forget_after_s: 2.0           # per-track state of tracks unseen this long is dropped
         max_tracks: 2048              # cap on tracks remembered at once (oldest dropped)
@@ -110,12 +110,6 @@ class Speed:
     window_s: float = 1.0
     max_speed_mps: float = 3.0
     rearm_ratio: float = 0.7  # speed must fall below this fraction of the limit to alert again
-    # fit: least-squares velocity of the path samples over the window (box jitter averages out);
-    # endpoints: the displacement between the window's two ends over its duration
-    estimate: str = "fit"
-
-
-SPEED_ESTIMATES = ("fit", "endpoints")
 
 
 @dataclass(frozen=True)
@@ -344,10 +338,6 @@ def parse_camera(camera: str, node: Mapping[str, Any], source: str = "<layout>")
         if loitering.space == "ground" and homography is None:
             raise where.error("loitering", "space: ground needs a homography (or space: pixels)")
     speed = _section(node, "speed", Speed, where, ("window_s", "max_speed_mps"))
-    if speed is not None and speed.estimate not in SPEED_ESTIMATES:
-        raise where.error(
-            "speed", f"estimate={speed.estimate!r}, expected one of {list(SPEED_ESTIMATES)}"
-        )
     if speed is not None and homography is None:
         raise where.error("speed", "speed in m/s needs a homography (image -> ground points)")
     wrong_way = _section(node, "wrong_way", WrongWay, where, ("window_s", "max_angle_deg"))
