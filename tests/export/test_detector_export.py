@@ -142,6 +142,17 @@ def test_input_size_runs_the_network_at_another_size(tiny_detector_checkpoint):
     assert boxes[:, [2]].max() > 160  # boxes span the larger input, not the training size
 
 
+@pytest.mark.slow
+def test_export_at_another_input_size_passes_parity(make_cfg, tiny_detector_checkpoint):
+    out = _export(
+        make_cfg, tiny_detector_checkpoint(), "export.formats=[onnx]", "export.input_size=[128,224]"
+    )
+    card = load_bundle(out / "bundles" / "onnx").card
+    assert card["input"]["image_size"] == [128, 224]
+    assert card["input"]["trained_image_size"] == [96, 160]
+    assert card["parity"]["ok"] and card["parity"]["num_boxes"] > 0
+
+
 @pytest.mark.parametrize("size", [[100, 224], [128], [0, 224]])
 def test_input_size_must_be_multiples_of_32(tiny_detector_checkpoint, size):
     net, meta = load_network(tiny_detector_checkpoint())
