@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from vidlab.errors import UserError
 from vidlab.tasks import train
 from vidlab.tasks.video_classification import CKPT_META_KEY
 
@@ -52,6 +53,20 @@ def test_run_writes_metrics_and_weights_only_checkpoints(make_cfg, tiny_run):
     assert (out / "test_confusion.csv").read_text().startswith("true\\pred,right-approach")
     assert (out / "test_confusion.png").stat().st_size > 0
     assert (out / "csv" / "metrics.csv").is_file()
+
+
+def test_train_false_tests_the_given_checkpoint(make_cfg, tiny_run):
+    trained_cfg = make_cfg("train", [*tiny_run, "trainer.max_epochs=2"], name="trained")
+    trained = train.run(trained_cfg)
+    best = Path(trained_cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+    # Seeded differently: a freshly built module would score otherwise (it used to be tested).
+    again = train.run(
+        make_cfg("train", [*tiny_run, "train=false", f"ckpt_path={best}", "seed=3"], name="eval")
+    )
+    assert again["test/top1"] == pytest.approx(trained["test/top1"])
+    assert again["val/loss"] == pytest.approx(trained["val/loss"], rel=1e-5)  # the same weights
+    with pytest.raises(UserError, match="train=false .* give ckpt_path"):
+        train.run(make_cfg("train", [*tiny_run, "train=false"], name="none"))
 
 
 def test_same_seed_same_metrics(make_cfg, tiny_run):

@@ -33,6 +33,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig
 
 from vidlab.checkpoint import META_KEY, check_family, load_checkpoint
+from vidlab.errors import UserError
 from vidlab.tasks.callbacks import ResumeState
 from vidlab.tasks.common import (
     build_classifier,
@@ -164,9 +165,17 @@ def run(cfg: DictConfig) -> dict[str, Any]:
 
     if cfg.get("train", True):
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+        best = _best_checkpoint(trainer)
+    else:  # evaluate the given checkpoint's weights, never the freshly built module's
+        best = cfg.get("ckpt_path")
+        if not best:
+            raise UserError(
+                "train=false validates and tests a trained model: give ckpt_path=<.ckpt>, "
+                "expected a checkpoint that train.py wrote"
+            )
+        best = str(best)
     metrics: dict[str, Any] = {}
     artifacts = None
-    best = _best_checkpoint(trainer)
     if cfg.get("validate", True):
         metrics.update(
             scalar_metrics(
