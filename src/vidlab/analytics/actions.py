@@ -81,18 +81,10 @@ class TubeClassifier:
         from vidlab.export.inference import load_classifier_bundle
 
         card, predict = load_classifier_bundle(path, threads)
-        spec = card["input"]
         data = ((card.get("provenance") or {}).get("config") or {}).get("data") or {}
-        return cls(
-            predict=predict,
-            class_names=tuple(card["class_names"]),
-            num_frames=int(spec["num_frames"]),
-            frame_stride=int(card["sampling"]["frame_stride"]),
-            size=int(spec["crop_size"]),
-            mean=tuple(float(v) for v in spec["mean"]),
-            std=tuple(float(v) for v in spec["std"]),
-            margin=float(data.get("margin", DEFAULT_MARGIN)),
-            source=str(path),
+        frame_stride = int(card["sampling"]["frame_stride"])
+        return cls._from_input(
+            predict, card["class_names"], card["input"], frame_stride, data, path
         )
 
     @classmethod
@@ -108,11 +100,27 @@ class TubeClassifier:
         net, meta = load_network(path, family=CLASSIFIER)
         spec = meta["input"]
         data = (meta.get("config") or {}).get("data") or {}
+        frame_stride = int(spec.get("frame_stride", 1))
+        predict = torch_predictor(net.eval())
+        return cls._from_input(predict, meta["class_names"], spec, frame_stride, data, path)
+
+    @classmethod
+    def _from_input(
+        cls,
+        predict: Callable,
+        class_names: list[str],
+        spec: dict,
+        frame_stride: int,
+        data: dict,
+        path: str | Path,
+    ) -> TubeClassifier:
+        """From a card's or a checkpoint's ``input`` section (the same fields in both) and the
+        training data config (its crop ``margin``)."""
         return cls(
-            predict=torch_predictor(net.eval()),
-            class_names=tuple(meta["class_names"]),
+            predict=predict,
+            class_names=tuple(class_names),
             num_frames=int(spec["num_frames"]),
-            frame_stride=int(spec.get("frame_stride", 1)),
+            frame_stride=frame_stride,
             size=int(spec["crop_size"]),
             mean=tuple(float(v) for v in spec["mean"]),
             std=tuple(float(v) for v in spec["std"]),
