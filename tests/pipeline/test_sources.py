@@ -116,3 +116,25 @@ def test_decode_process_is_chosen_by_the_stream_option(vfr_video):
     source = open_source("synthetic", decode_process=True, synthetic={"num_frames": 3})
     frames, stats = _all(source, DecodeTarget(need_image=False))
     assert [f.index for f in frames] == [0, 1, 2] and stats.frames == 3
+
+
+def test_frame_threaded_decoding_yields_the_same_frames_in_order(vfr_video):
+    path, pts_ms = vfr_video
+    one, _ = _all(VideoFileSource(path, threads=1))
+    for threads in (0, 3):
+        many, _ = _all(VideoFileSource(path, threads=threads))
+        assert [f.index for f in many] == [f.index for f in one] == list(range(len(pts_ms)))
+        assert [f.pts for f in many] == [f.pts for f in one]
+        for a, b in zip(many, one, strict=True):
+            np.testing.assert_array_equal(a.image, b.image)
+
+
+def test_decoder_threads_default_by_liveness_and_come_from_the_stream_option(vfr_video):
+    path, _ = vfr_video
+    assert VideoFileSource(path).threads == 0  # FFmpeg's choice: as fast as it goes
+    assert VideoFileSource(path, live=True).threads == 1  # no frames held in frame threads
+    assert open_source(str(path), decode_threads=2).threads == 2
+    assert open_source("tcp://127.0.0.1:9", decode_threads=None).threads == 1
+    assert open_source(str(path)).describe()["decode_threads"] == 0
+    with pytest.raises(UserError, match="stream.decode_threads"):
+        open_source(str(path), decode_threads=-1)

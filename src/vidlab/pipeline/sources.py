@@ -134,6 +134,16 @@ def _av():
     return av
 
 
+def decoder_threads(threads: int | None, live: bool) -> int:
+    """FFmpeg decoder threads for ``stream.decode_threads`` (None: 1 when live, else 0, FFmpeg's
+    choice)."""
+    if threads is None:
+        return 1 if live else 0
+    if int(threads) < 0:
+        raise UserError(f"stream.decode_threads must be >= 0 or null, got {threads}")
+    return int(threads)
+
+
 def decode_container(
     container: Any,
     *,
@@ -144,8 +154,10 @@ def decode_container(
     start_index: int = 0,
     pts_offset: float = 0.0,
     stop: threading.Event | None = None,
+    threads: int = 1,
 ) -> Iterator[Frame]:
-    """Frames of the first video stream of an open PyAV container.
+    """Frames of the first video stream of an open PyAV container, decoded with `threads` FFmpeg
+    frame threads (0: FFmpeg's choice, one more than the usable CPUs; 1: in the calling thread).
 
     A packet the decoder rejects is skipped and counted in ``stats.corrupt``; frames the decoder
     flags as corrupt are dropped and counted too. Indices count every decoded frame (so they match
@@ -154,6 +166,7 @@ def decode_container(
     """
     av = _av()
     stream = container.streams.video[0]
+    stream.codec_context.thread_count = threads
     stream.thread_type = "AUTO"
     src_w, src_h = stream.codec_context.width, stream.codec_context.height
     time_base = stream.time_base
@@ -206,7 +219,11 @@ class VideoFileSource(Source):
         stream_id: stream name (default: the file's stem).
         live: pace at the file's timestamps and drop frames when behind, like a camera.
         vid_stride: process every n-th frame (indices still count every frame).
-        threads: decoder threads (0: FFmpeg picks).
+        threads: FFmpeg decoder threads (0: FFmpeg picks, CPUs + 1); None: 0 for a file run as
+            fast as it goes, 1 when ``live`` (frame threading holds a frame per extra thread:
+            latency). Frame threads decode while the pipeline's Python stages hold the GIL, which
+            a single-threaded decode cannot (`benchmarks/stream_throughput.py`: 966 -> 1070
+            frames/s on two cores with decode + replay + ByteTrack).
     """
 
     paced = True
@@ -218,7 +235,7 @@ class VideoFileSource(Source):
         stream_id: str | None = None,
         live: bool = False,
         vid_stride: int = 1,
-        threads: int = 1,
+        threads: int | None = None,
     ) -> None:
         super().__init__()
         self.path = Path(path)
@@ -229,7 +246,7 @@ class VideoFileSource(Source):
         self.stream_id = stream_id or self.path.stem
         self.live = live
         self.vid_stride = vid_stride
-        self.threads = threads
+        self.threads = decoder_threads(threads, live)
         with self._open() as container:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
@@ -245,7 +262,6 @@ class VideoFileSource(Source):
         if not container.streams.video:
             container.close()
             raise UserError(f"source {self.path}: has no video stream")
-        container.streams.video[0].codec_context.thread_count = self.threads
         return container
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
@@ -257,10 +273,15 @@ class VideoFileSource(Source):
                 stream_id=self.stream_id,
                 vid_stride=self.vid_stride,
                 stop=stop,
+                threads=self.threads,
             )
 
     def describe(self) -> dict[str, Any]:
-        return super().describe() | {"path": str(self.path), "vid_stride": self.vid_stride}
+        return super().describe() | {
+            "path": str(self.path),
+            "vid_stride": self.vid_stride,
+            "decode_threads": self.threads,
+        }
 
 
 class NetworkSource(Source):
@@ -279,6 +300,8 @@ class NetworkSource(Source):
         max_retries: failed connection attempts in a row before giving up (None: never give up).
         vid_stride: process every n-th frame.
         options: extra FFmpeg protocol options (e.g. ``{"rtsp_transport": "tcp"}``).
+        threads: FFmpeg decoder threads (None: 1, a live stream's frames should not wait in
+            frame threads; 0: FFmpeg picks).
     """
 
     live = True
@@ -294,9 +317,11 @@ class NetworkSource(Source):
         max_retries: int | None = 8,
         vid_stride: int = 1,
         options: dict[str, str] | None = None,
+        threads: int | None = None,
     ) -> None:
         super().__init__()
         self.url = url
+        self.threads = decoder_threads(threads, live=True)
         self.stream_id = stream_id or "net0"
         self.timeout = timeout
         self.backoff = backoff
@@ -341,6 +366,7 @@ class NetworkSource(Source):
                     vid_stride=self.vid_stride,
                     start_index=index,
                     stop=stop,
+                    threads=self.threads,
                 ):
                     if first:
                         first = False
@@ -648,6 +674,7 @@ def open_source(spec: Any, **options: Any) -> Source:
     live = options.get("live")
     stride = int(options.get("vid_stride") or 1)
     sid = options.get("stream_id")
+    threads = options.get("decode_threads")
     text = str(spec).strip()
     if text == "synthetic":
         syn = dict(options.get("synthetic") or {})
@@ -657,14 +684,16 @@ def open_source(spec: Any, **options: Any) -> Source:
         return WebcamSource(int(text), stream_id=sid)
     if "://" in text:
         net = dict(options.get("network") or {})
-        stream = NetworkSource(text, stream_id=sid, vid_stride=stride, **net)
+        stream = NetworkSource(text, stream_id=sid, vid_stride=stride, threads=threads, **net)
         return ProcessSource(stream) if options.get("decode_process") else stream
     path = Path(text).expanduser()
     if path.is_dir():
         fps = float(options.get("fps") or 30.0)
         return ImageFolderSource(path, stream_id=sid, fps=fps, live=bool(live), vid_stride=stride)
     if path.is_file():
-        video = VideoFileSource(path, stream_id=sid, live=bool(live), vid_stride=stride)
+        video = VideoFileSource(
+            path, stream_id=sid, live=bool(live), vid_stride=stride, threads=threads
+        )
         return ProcessSource(video) if options.get("decode_process") else video
     raise UserError(
         f"source={text!r}: not 'synthetic', a camera index, a URL (rtsp://, tcp://, udp://, "
