@@ -17,6 +17,7 @@ from vidlab.pipeline.sources import (
     ProcessSource,
     SyntheticSource,
     VideoFileSource,
+    WebcamSource,
     open_source,
 )
 
@@ -138,3 +139,25 @@ def test_decoder_threads_default_by_liveness_and_come_from_the_stream_option(vfr
     assert open_source(str(path)).describe()["decode_threads"] == 0
     with pytest.raises(UserError, match="stream.decode_threads"):
         open_source(str(path), decode_threads=-1)
+
+
+def test_camera_source_reads_a_feed_in_capture_order_with_clock_times(vfr_video):
+    """No camera here: OpenCV opens the file as it would a V4L2 feed; the source's loop, clock
+    times, conversion, end of feed and release are the camera path's own."""
+    path, pts_ms = vfr_video
+    source = open_source("/dev/video7")  # a device path is a camera, not a missing file
+    assert isinstance(source, WebcamSource) and source.stream_id == "video7"
+    assert open_source("0").stream_id == "webcam0"
+    frames, stats = _all(ProcessSource(WebcamSource(str(path))), DecodeTarget(max_size=(160, 160)))
+    assert [f.index for f in frames] == list(range(len(pts_ms))) and stats.frames == len(pts_ms)
+    times = [f.pts for f in frames]
+    assert times == sorted(times) and times[0] >= 0.0
+    assert times[-1] < pts_ms[-1] / 1e3  # the capture clock, not the file's 1.1 s of timestamps
+    assert frames[0].image.shape == (120, 160, 3) and frames[0].source_size == (320, 240)
+    grey = [int(f.image.mean()) for f in frames]
+    assert grey == sorted(grey) and grey[-1] > grey[0] + 40
+
+
+def test_a_camera_that_cannot_open_is_named():
+    with pytest.raises(RuntimeError, match="cannot open camera '/nonexistent/video9'"):
+        _all(ProcessSource(WebcamSource("/nonexistent/video9")))

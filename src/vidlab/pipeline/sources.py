@@ -518,19 +518,26 @@ class ImageFolderSource(Source):
 
 
 class WebcamSource(Source):
-    """A local camera through OpenCV (`cv2.VideoCapture(index)`); times from the capture clock."""
+    """A local camera through OpenCV (`cv2.VideoCapture`); times from the capture clock.
+
+    Args:
+        device: a camera index (``source=0``) or anything else ``cv2.VideoCapture`` opens as a
+            live feed (a V4L2 device path such as ``/dev/video2``).
+        stream_id: stream name (default ``webcam<index>``, or the device file's name).
+    """
 
     live = True
 
-    def __init__(self, index: int, *, stream_id: str | None = None) -> None:
+    def __init__(self, device: int | str, *, stream_id: str | None = None) -> None:
         super().__init__()
-        self.index = int(index)
-        self.stream_id = stream_id or f"webcam{self.index}"
+        self.index = int(device) if str(device).isdigit() else str(device)
+        name = f"webcam{self.index}" if isinstance(self.index, int) else Path(self.index).name
+        self.stream_id = stream_id or name
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
         cap = cv2.VideoCapture(self.index)
         if not cap.isOpened():
-            raise UserError(f"source {self.index}: cannot open camera index {self.index}")
+            raise UserError(f"source {self.index}: cannot open camera {self.index!r}")
         self.fps = cap.get(cv2.CAP_PROP_FPS) or None
         start, index = time.monotonic(), 0
         try:
@@ -538,7 +545,7 @@ class WebcamSource(Source):
                 ok, bgr = cap.read()
                 now = time.monotonic()
                 if not ok:
-                    log.warning("camera %d: no frame; ending", self.index)
+                    log.warning("camera %s: no frame; ending", self.index)
                     return
                 self.stats.frames += 1
                 yield AnnotatedFrame(
@@ -680,8 +687,8 @@ def open_source(spec: Any, **options: Any) -> Source:
         syn = dict(options.get("synthetic") or {})
         scene = SyntheticSource(live=True if live is None else bool(live), stream_id=sid, **syn)
         return ProcessSource(scene) if options.get("decode_process") else scene
-    if text.isdigit():
-        return WebcamSource(int(text), stream_id=sid)
+    if text.isdigit() or text.startswith("/dev/video"):
+        return WebcamSource(text, stream_id=sid)
     if "://" in text:
         net = dict(options.get("network") or {})
         stream = NetworkSource(text, stream_id=sid, vid_stride=stride, threads=threads, **net)
