@@ -21,6 +21,8 @@ Rows, each timed on wall clock (best of ``--repeats``):
   (events.jsonl + store.sqlite), with a one-thread decoder, and with the decoder in a child process
   (``stream.decode_process=true``: Python work beside a decoder slows it, see
   benchmarks/decode_gil.py; the child's start-up is inside the timing).
+- ``(no video) ... ByteTrack alone``: each side's tracker on the same rows without decoding: the
+  tracking share of the loops above.
 
 Cores. ``--cpus`` pins the whole run (every row, its threads and the decode process) to those CPUs.
 OpenCV's FFmpeg backend, which supervision's generator uses, decodes with frame threads (number of
@@ -120,6 +122,36 @@ def supervision_trackers(video: Path, det: Path) -> int:
     return n
 
 
+def _det_rows(det: Path, frames: int) -> list[np.ndarray]:
+    """Per frame, (N, 5) xyxy + score rows of det.txt."""
+    rows = np.loadtxt(det, delimiter=",")
+    bounds = np.searchsorted(rows[:, 0], np.arange(1, frames + 2))
+    out = []
+    for i in range(frames):
+        r = rows[bounds[i] : bounds[i + 1]]
+        out.append(np.column_stack([r[:, 2:4], r[:, 2:4] + r[:, 4:6], r[:, 6]]))
+    return out
+
+
+def tracker_alone(per_frame: list[np.ndarray], ours: bool) -> int:
+    """ByteTrack's update loop on the det.txt rows, no video: the tracking share of each loop."""
+    if ours:
+        from vidlab.pipeline.types import Detections
+
+        tracker = create_tracker("bytetrack", frame_rate=25.0, **BYTETRACK)
+        for d in per_frame:
+            tracker.update_tracks(Detections.from_array(d), None)
+        return len(per_frame)
+    import supervision as sv
+    from trackers import ByteTrackTracker
+
+    tracker = ByteTrackTracker(frame_rate=25.0)
+    for d in per_frame:
+        dets = sv.Detections(xyxy=d[:, :4], confidence=d[:, 4], class_id=np.zeros(len(d), int))
+        tracker.update(dets)
+    return len(per_frame)
+
+
 def vidlab_pipeline(
     video: Path,
     det: Path,
@@ -162,6 +194,7 @@ def main() -> None:
     cv2.setNumThreads(1)
     video, det, per_frame = make_clip(args.cache, args.frames, args.seed)
     sinks_dir = args.cache / "sinks"
+    per_frame_dets = _det_rows(det, args.frames)
     runs = {
         "pyav decode": lambda: pyav_decode(video, rgb=False),
         "pyav decode, auto threads": lambda: pyav_decode(video, rgb=False, threads=0),
@@ -171,6 +204,8 @@ def main() -> None:
         "vidlab pipeline + default sinks": lambda: vidlab_pipeline(video, det, sinks_dir),
         "vidlab pipeline, 1 decoder thread": lambda: vidlab_pipeline(video, det, threads=1),
         "vidlab pipeline, decode process": lambda: vidlab_pipeline(video, det, process=True),
+        "(no video) vidlab ByteTrack alone": lambda: tracker_alone(per_frame_dets, ours=True),
+        "(no video) trackers ByteTrack alone": lambda: tracker_alone(per_frame_dets, ours=False),
     }
     # the decode-alone row with the same decoder threads as each row (the stricter floor)
     same_threads = {"pyav decode + rgb (full size)": "pyav decode"}
