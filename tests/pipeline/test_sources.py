@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from tests.pipeline.conftest import write_video
 from vidlab.data.synthetic.mot import SceneConfig, write_mot_folder
 from vidlab.errors import UserError
+from vidlab.pipeline.config import build_sources
 from vidlab.pipeline.sources import (
     DecodeTarget,
     ImageFolderSource,
@@ -137,6 +139,12 @@ def test_decoder_threads_default_by_liveness_and_come_from_the_stream_option(vfr
     assert open_source(str(path), decode_threads=2).threads == 2
     assert open_source("tcp://127.0.0.1:9", decode_threads=None).threads == 1
     assert open_source(str(path)).describe()["decode_threads"] == 0
+    # several file streams share CPUs + 1 threads instead of starting CPUs + 1 each
+    share = max(1, (len(os.sched_getaffinity(0)) + 1) // 4)
+    assert VideoFileSource(path, streams=4).threads == share
+    assert VideoFileSource(path, streams=4, threads=2).threads == 2
+    both = build_sources([str(path), str(path)], {"decode_threads": None})
+    assert [s.threads for s in both] == [max(1, (len(os.sched_getaffinity(0)) + 1) // 2)] * 2
     with pytest.raises(UserError, match="stream.decode_threads"):
         open_source(str(path), decode_threads=-1)
 

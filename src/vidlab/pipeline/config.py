@@ -38,7 +38,7 @@ def build_sources(spec: Any, stream: dict[str, Any]) -> list[Source]:
     specs = list(spec) if isinstance(spec, list | tuple) else [spec]
     sources = []
     for i, value in enumerate(specs):
-        options = dict(stream)
+        options = dict(stream, streams=len(specs))  # streams: their share of decoder threads
         if len(specs) > 1:
             syn = dict(options.get("synthetic") or {})
             syn["seed"] = int(syn.get("seed", 0)) + SYNTHETIC_SEED_STEP * i

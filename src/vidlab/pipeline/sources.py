@@ -15,6 +15,7 @@ Decoding errors of single packets are skipped and counted (``corrupt``).
 from __future__ import annotations
 
 import logging
+import os
 import queue as queue_module
 import threading
 import time
@@ -134,11 +135,19 @@ def _av():
     return av
 
 
-def decoder_threads(threads: int | None, live: bool) -> int:
-    """FFmpeg decoder threads for ``stream.decode_threads`` (None: 1 when live, else 0, FFmpeg's
-    choice)."""
+def decoder_threads(threads: int | None, live: bool, streams: int = 1) -> int:
+    """FFmpeg decoder threads for ``stream.decode_threads``.
+
+    None: 1 for a live stream (each extra frame thread holds a frame back); for a file run as fast
+    as it goes, 0 (FFmpeg's choice, usable CPUs + 1) when it is the only stream, else an equal share
+    of CPUs + 1 among the `streams` (at least 1), so that many streams do not start CPUs + 1
+    threads each. Four files on two cores: 1215 frames/s in all with one thread each, 1190 with
+    FFmpeg's choice each.
+    """
     if threads is None:
-        return 1 if live else 0
+        if live:
+            return 1
+        return 0 if streams <= 1 else max(1, (len(os.sched_getaffinity(0)) + 1) // streams)
     if int(threads) < 0:
         raise UserError(f"stream.decode_threads must be >= 0 or null, got {threads}")
     return int(threads)
@@ -219,11 +228,12 @@ class VideoFileSource(Source):
         stream_id: stream name (default: the file's stem).
         live: pace at the file's timestamps and drop frames when behind, like a camera.
         vid_stride: process every n-th frame (indices still count every frame).
-        threads: FFmpeg decoder threads (0: FFmpeg picks, CPUs + 1); None: 0 for a file run as
-            fast as it goes, 1 when ``live`` (frame threading holds a frame per extra thread:
-            latency). Frame threads decode while the pipeline's Python stages hold the GIL, which
-            a single-threaded decode cannot (`benchmarks/stream_throughput.py`: 966 -> 1070
+        threads: FFmpeg decoder threads (0: FFmpeg picks, CPUs + 1); None: see
+            `decoder_threads` (FFmpeg's choice for a lone file run as fast as it goes, 1 when
+            ``live``: frame threading holds a frame per extra thread, latency). Frame threads decode while the pipeline's Python stages hold the GIL, which
+            a single-threaded decode cannot (`benchmarks/stream_throughput.py`: 956 -> 1048
             frames/s on two cores with decode + replay + ByteTrack).
+        streams: file streams in the pipeline (their share of the default threads).
     """
 
     paced = True
@@ -236,6 +246,7 @@ class VideoFileSource(Source):
         live: bool = False,
         vid_stride: int = 1,
         threads: int | None = None,
+        streams: int = 1,
     ) -> None:
         super().__init__()
         self.path = Path(path)
@@ -246,7 +257,7 @@ class VideoFileSource(Source):
         self.stream_id = stream_id or self.path.stem
         self.live = live
         self.vid_stride = vid_stride
-        self.threads = decoder_threads(threads, live)
+        self.threads = decoder_threads(threads, live, streams)
         with self._open() as container:
             stream = container.streams.video[0]
             rate = stream.average_rate or stream.guessed_rate
@@ -673,7 +684,8 @@ class SyntheticSource(Source):
 
 def open_source(spec: Any, **options: Any) -> Source:
     """The source a plain ``source=`` value names: ``synthetic``, a camera index, a URL, an image
-    folder or a video file. `options` are the ``stream.*`` settings the source takes.
+    folder or a video file. `options` are the ``stream.*`` settings the source takes, and
+    ``streams``, the number of sources in the pipeline (their share of decoder threads).
 
     Raises:
         UserError: the value names nothing that exists.
@@ -699,7 +711,12 @@ def open_source(spec: Any, **options: Any) -> Source:
         return ImageFolderSource(path, stream_id=sid, fps=fps, live=bool(live), vid_stride=stride)
     if path.is_file():
         video = VideoFileSource(
-            path, stream_id=sid, live=bool(live), vid_stride=stride, threads=threads
+            path,
+            stream_id=sid,
+            live=bool(live),
+            vid_stride=stride,
+            threads=threads,
+            streams=int(options.get("streams") or 1),
         )
         return ProcessSource(video) if options.get("decode_process") else video
     raise UserError(
