@@ -69,7 +69,7 @@ def window_starts(num_video_frames: int, span: int, stride: int) -> np.ndarray:
     """(W,) start frames of windows spanning `span` frames every `stride` frames.
 
     A video shorter than one window gets a single window at 0 (its frames are clamped to the
-    last one, see `window_clips`).
+    last one, see `WindowAssembler.finish`).
     """
     if num_video_frames <= span:
         return np.zeros(1, dtype=np.int64)
@@ -196,16 +196,6 @@ def stream_windows(
         clips.append(done[1])
     if starts:
         yield flush()
-
-
-def window_clips(card: dict, video_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
-    """Every sliding window of `video_path` at once (see `stream_windows`; a short video's).
-
-    Returns:
-        starts (W,) and clips float32 (W, C, T, crop, crop), normalised.
-    """
-    parts = list(stream_windows(card, video_path))
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
 
 def load_classifier_bundle(

@@ -146,7 +146,8 @@ class Pipeline:
         self._mux = threading.Condition()
         self.source_queues = {}
         # A blocking (file) queue wakes the detect stage once it holds its share of a batch, not
-        # for every frame: measured +5% frames/s on decode + replay + ByteTrack (two cores).
+        # for every frame (benchmarks/stream_throughput.py, decode + replay + ByteTrack: with the
+        # decode times booked in groups, 592 -> about 750 frames/s on one core, +2-3% on two).
         share = min(opts.queue_size, max(1, opts.batch_size // len(self.sources)))
         for s in self.sources:
             policy = opts.drop_policy or ("drop_oldest" if s.live else "block")

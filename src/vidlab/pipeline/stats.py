@@ -52,13 +52,6 @@ class LatencyBook:
         self._series: dict[str, LatencySeries] = {}
         self._lock = threading.Lock()
 
-    def add(self, name: str, seconds: float) -> None:
-        with self._lock:
-            series = self._series.get(name)
-            if series is None:
-                series = self._series[name] = LatencySeries(self.capacity)
-            series.add(seconds)
-
     def add_many(self, name: str, seconds: list[float]) -> None:
         with self._lock:
             series = self._series.get(name)
