@@ -29,6 +29,20 @@ def tiny_net() -> nn.Module:
     ).eval()
 
 
+def write_untrained_checkpoint(make_cfg: Callable, overrides: list[str], name: str) -> Path:
+    """``<run>/checkpoints/best.ckpt`` as training writes it (state dict and vidlab meta) for the
+    train config `overrides` compose, with seeded, untrained weights."""
+    cfg = make_cfg("train", overrides, name=name)
+    datamodule = hydra.utils.instantiate(cfg.data)
+    torch.manual_seed(0)
+    module = build_classifier(cfg)
+    path = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    meta = checkpoint_meta(cfg, datamodule)
+    torch.save({"state_dict": module.state_dict(), CKPT_META_KEY: meta}, path)
+    return path
+
+
 @pytest.fixture
 def tiny_checkpoint(make_cfg, tiny_run, tmp_path) -> Callable[..., tuple[Path, list[str]]]:
     """`tiny_checkpoint()` -> (checkpoint path, the data overrides an export config needs).
@@ -39,16 +53,7 @@ def tiny_checkpoint(make_cfg, tiny_run, tmp_path) -> Callable[..., tuple[Path, l
     """
 
     def _make(name: str = "train") -> tuple[Path, list[str]]:
-        cfg = make_cfg("train", tiny_run, name=name)
-        datamodule = hydra.utils.instantiate(cfg.data)
-        torch.manual_seed(0)
-        module = build_classifier(cfg)
-        path = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(
-            {"state_dict": module.state_dict(), CKPT_META_KEY: checkpoint_meta(cfg, datamodule)},
-            path,
-        )
+        path = write_untrained_checkpoint(make_cfg, tiny_run, name)
         return path, [o for o in tiny_run if o.startswith("data.")]
 
     return _make

@@ -9,12 +9,12 @@ import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import hydra
 import numpy as np
 import onnx
 import pytest
 import torch
 
+from tests.export.conftest import write_untrained_checkpoint
 from vidlab.checkpoint import load_network
 from vidlab.data.io import read_frames
 from vidlab.data.io.writer import write_video
@@ -23,8 +23,6 @@ from vidlab.export.inputs import clip_input_specs, split_clip
 from vidlab.export.runtime import load_bundle
 from vidlab.models.slowfast import pack_pathways
 from vidlab.tasks import export
-from vidlab.tasks.common import build_classifier, checkpoint_meta
-from vidlab.tasks.video_classification import CKPT_META_KEY
 
 FRAMES, CROP, ALPHA = 8, 32, 4
 # A SlowFast on 8-frame 32x32 clips (slow pathway: 2 frames), pytorchvideo's shallowest depth.
@@ -45,15 +43,7 @@ HEIGHT, WIDTH = 32, 48
 @pytest.fixture
 def slowfast_checkpoint(make_cfg) -> tuple[Path, list[str]]:
     """A SlowFast checkpoint as training writes it (seeded, untrained) and its data overrides."""
-    cfg = make_cfg("train", SLOWFAST_RUN, name="slowfast")
-    datamodule = hydra.utils.instantiate(cfg.data)
-    torch.manual_seed(0)
-    module = build_classifier(cfg)
-    path = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {"state_dict": module.state_dict(), CKPT_META_KEY: checkpoint_meta(cfg, datamodule)}, path
-    )
+    path = write_untrained_checkpoint(make_cfg, SLOWFAST_RUN, "slowfast")
     return path, [o for o in SLOWFAST_RUN if o.startswith(("data.", "experiment"))]
 
 

@@ -16,6 +16,7 @@ import onnx
 import pytest
 import torch
 
+from tests.export.conftest import write_untrained_checkpoint
 from vidlab.checkpoint import load_network
 from vidlab.data.io import read_frames
 from vidlab.data.io.writer import write_video
@@ -26,9 +27,7 @@ from vidlab.export.families import classifier_inputs
 from vidlab.export.inputs import flow_input_specs, split_clip
 from vidlab.export.runtime import load_bundle
 from vidlab.tasks import export, localize
-from vidlab.tasks.common import build_classifier, checkpoint_meta
 from vidlab.tasks.export import pathways
-from vidlab.tasks.video_classification import CKPT_META_KEY
 from vidlab.video.embed import build_embedder
 
 FRAMES, CROP = 8, 32
@@ -58,15 +57,7 @@ MEAN, STD = 0.45, 0.225
 @pytest.fixture
 def two_stream_checkpoint(make_cfg) -> tuple[Path, list[str]]:
     """A two-stream checkpoint as training writes it (seeded, untrained), its data overrides."""
-    cfg = make_cfg("train", TWO_STREAM_RUN, name="two_stream")
-    datamodule = hydra.utils.instantiate(cfg.data)
-    torch.manual_seed(0)
-    module = build_classifier(cfg)
-    path = Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(
-        {"state_dict": module.state_dict(), CKPT_META_KEY: checkpoint_meta(cfg, datamodule)}, path
-    )
+    path = write_untrained_checkpoint(make_cfg, TWO_STREAM_RUN, "two_stream")
     return path, ["data=synthetic_actions_flow", *(o for o in TWO_STREAM_RUN if o[:5] == "data.")]
 
 
