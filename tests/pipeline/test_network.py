@@ -46,6 +46,13 @@ def _serve(video: Path, port: int) -> subprocess.Popen:
     return _serve_to(video, f"tcp://127.0.0.1:{port}?listen=1")
 
 
+def _assert_every_frame_counted(pipe: Pipeline, stream_id: str, times: list, expected: int):
+    """A live queue drops its oldest frame when the consumer falls behind (a loaded machine) and
+    counts it; every frame the source read is delivered or counted as dropped, and most arrive."""
+    dropped = pipe.report()["details"]["streams"][stream_id]["dropped"]
+    assert len(times) + dropped == expected and dropped <= expected // 4
+
+
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is None:
         proc.send_signal(signal.SIGKILL)
@@ -80,7 +87,8 @@ def test_reconnects_after_the_server_is_killed_and_restarted(tmp_path: Path):
                 restarted = True
     finally:
         _stop(server)
-    assert restarted and len(times) == 110
+    assert restarted
+    _assert_every_frame_counted(pipe, source.stream_id, times, 110)
     assert np.all(np.diff(times) > 0)  # stream time keeps increasing across the reconnect
     stats = pipe.report()["details"]["streams"][source.stream_id]
     assert stats["reconnects"] >= 1
@@ -117,7 +125,7 @@ def test_reads_mpegts_over_http_and_udp(tmp_path: Path, protocol: str):
             times.append(result.frame.pts)
     finally:
         _stop(server)
-    assert len(times) == 30
+    _assert_every_frame_counted(pipe, source.stream_id, times, 30)
     assert np.all(np.diff(times) > 0)
 
 
@@ -176,7 +184,8 @@ def test_reads_rtsp_and_reconnects_after_the_camera_restarts(tmp_path: Path):
                 server = _serve_rtsp(video, port)
     finally:
         _stop(server)
-    assert len(times) == 60 and sizes == {(160, 120)}
+    assert sizes == {(160, 120)}
+    _assert_every_frame_counted(pipe, source.stream_id, times, 60)
     assert np.all(np.diff(times) > 0)  # stream time keeps increasing across the reconnect
     stats = pipe.report()["details"]["streams"][source.stream_id]
     assert stats["reconnects"] >= 1 and stats["gap_seconds"] >= 0.9
