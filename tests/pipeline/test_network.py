@@ -46,11 +46,13 @@ def _serve(video: Path, port: int) -> subprocess.Popen:
     return _serve_to(video, f"tcp://127.0.0.1:{port}?listen=1")
 
 
-def _assert_every_frame_counted(pipe: Pipeline, stream_id: str, times: list, expected: int):
+def _assert_every_frame_counted(pipe: Pipeline, stream_id: str, times: list, expected: int) -> dict:
     """A live queue drops its oldest frame when the consumer falls behind (a loaded machine) and
-    counts it; every frame the source read is delivered or counted as dropped, and most arrive."""
-    dropped = pipe.report()["details"]["streams"][stream_id]["dropped"]
-    assert len(times) + dropped == expected and dropped <= expected // 4
+    counts it; every frame the source read is delivered or counted as dropped, and most arrive.
+    Returns the stream's report."""
+    stats = pipe.report()["details"]["streams"][stream_id]
+    assert len(times) + stats["dropped"] == expected and stats["dropped"] <= expected // 4
+    return stats
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -88,9 +90,8 @@ def test_reconnects_after_the_server_is_killed_and_restarted(tmp_path: Path):
     finally:
         _stop(server)
     assert restarted
-    _assert_every_frame_counted(pipe, source.stream_id, times, 110)
+    stats = _assert_every_frame_counted(pipe, source.stream_id, times, 110)
     assert np.all(np.diff(times) > 0)  # stream time keeps increasing across the reconnect
-    stats = pipe.report()["details"]["streams"][source.stream_id]
     assert stats["reconnects"] >= 1
     gap = stats["gaps"][0]
     assert gap["wall_gap_s"] >= 0.9 and stats["gap_seconds"] >= 0.9
@@ -185,7 +186,6 @@ def test_reads_rtsp_and_reconnects_after_the_camera_restarts(tmp_path: Path):
     finally:
         _stop(server)
     assert sizes == {(160, 120)}
-    _assert_every_frame_counted(pipe, source.stream_id, times, 60)
+    stats = _assert_every_frame_counted(pipe, source.stream_id, times, 60)
     assert np.all(np.diff(times) > 0)  # stream time keeps increasing across the reconnect
-    stats = pipe.report()["details"]["streams"][source.stream_id]
     assert stats["reconnects"] >= 1 and stats["gap_seconds"] >= 0.9

@@ -230,9 +230,10 @@ class VideoFileSource(Source):
         vid_stride: process every n-th frame (indices still count every frame).
         threads: FFmpeg decoder threads (0: FFmpeg picks, CPUs + 1); None: see
             `decoder_threads` (FFmpeg's choice for a lone file run as fast as it goes, 1 when
-            ``live``: frame threading holds a frame per extra thread, latency). Frame threads decode while the pipeline's Python stages hold the GIL, which
-            a single-threaded decode cannot (`benchmarks/stream_throughput.py`: 956 -> 1048
-            frames/s on two cores with decode + replay + ByteTrack).
+            ``live``: frame threading holds a frame per extra thread, latency). Frame threads
+            decode while the pipeline's Python stages hold the GIL, which a single-threaded
+            decode cannot (`benchmarks/stream_throughput.py`: 956 -> 1048 frames/s on two cores
+            with decode + replay + ByteTrack).
         streams: file streams in the pipeline (their share of the default threads).
     """
 
@@ -541,14 +542,14 @@ class WebcamSource(Source):
 
     def __init__(self, device: int | str, *, stream_id: str | None = None) -> None:
         super().__init__()
-        self.index = int(device) if str(device).isdigit() else str(device)
-        name = f"webcam{self.index}" if isinstance(self.index, int) else Path(self.index).name
+        self.device = int(device) if str(device).isdigit() else str(device)
+        name = f"webcam{self.device}" if isinstance(self.device, int) else Path(self.device).name
         self.stream_id = stream_id or name
 
     def frames(self, stop: threading.Event) -> Iterator[Frame]:
-        cap = cv2.VideoCapture(self.index)
+        cap = cv2.VideoCapture(self.device)
         if not cap.isOpened():
-            raise UserError(f"source {self.index}: cannot open camera {self.index!r}")
+            raise UserError(f"source {self.device}: cannot open camera {self.device!r}")
         self.fps = cap.get(cv2.CAP_PROP_FPS) or None
         start, index = time.monotonic(), 0
         try:
@@ -556,7 +557,7 @@ class WebcamSource(Source):
                 ok, bgr = cap.read()
                 now = time.monotonic()
                 if not ok:
-                    log.warning("camera %s: no frame; ending", self.index)
+                    log.warning("camera %s: no frame; ending", self.device)
                     return
                 self.stats.frames += 1
                 yield AnnotatedFrame(
